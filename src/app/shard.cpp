@@ -1,0 +1,84 @@
+// Shard wiring: hub ⇄ subscriber, message parsing once per shard, shutdown order.
+#include "app/shard.hpp"
+
+#include "redis/channel.hpp"
+#include "server/listener.hpp"
+#include "util/log.hpp"
+#include "util/utf8.hpp"
+
+namespace wsgate {
+
+namespace {
+redis::subscriber_options subscriber_options_for(const config& cfg, std::size_t index) {
+    redis::subscriber_options o;
+    o.endpoint = cfg.redis;
+    o.timeout = cfg.redis_timeout;
+    o.ping_interval = cfg.redis_ping_interval;
+    o.backoff_max = cfg.redis_backoff_max;
+    o.client_name = "wsgate-shard-" + std::to_string(index);
+    return o;
+}
+}  // namespace
+
+shard::shard(std::size_t index, const config& cfg, const auth::jwt_verifier& verifier,
+             metrics_registry& registry, const std::atomic<bool>& stopping)
+    : index_(index),
+      cfg_(cfg),
+      metrics_(registry.shard(index)),
+      ioc_(std::make_unique<net::io_context>(1)),
+      hub_(*this),
+      subscriber_(ioc_->get_executor(), subscriber_options_for(cfg, index), *this, metrics_),
+      ctx_{cfg, verifier, registry, stopping, metrics_, hub_} {}
+
+shard::~shard() {
+    // Destroy pending handlers (and the sessions they own) while hub and subscriber live.
+    ioc_.reset();
+}
+
+void shard::start(tcp::acceptor acceptor) {
+    listener_ = std::make_shared<listener>(std::move(acceptor), ctx_);
+    listener_->run();
+    subscriber_.run();
+}
+
+void shard::run() { ioc_->run(); }
+
+void shard::begin_shutdown() {
+    log::info("shard_stopping", {{"shard", static_cast<long long>(index_)},
+                                 {"sessions", static_cast<long long>(hub_.sessions())}});
+    ctx_.shutting_down = true;
+    if (listener_) listener_->stop();
+    // Sessions unlink themselves only when destroyed, which never happens inside
+    // shutdown(): their handlers still own them.
+    for (auto it = ctx_.connections.begin(); it != ctx_.connections.end();) (it++)->shutdown();
+    subscriber_.stop();
+}
+
+void shard::want(std::string_view user_id) { subscriber_.want(channel_for_user(user_id)); }
+
+void shard::drop(std::string_view user_id) { subscriber_.drop(channel_for_user(user_id)); }
+
+void shard::on_message(std::string_view channel, std::string_view payload) {
+    auto user = user_for_channel(channel);
+    if (!user) return;
+    auto recipients = hub_.session_count(*user);
+    if (recipients == 0) return;  // the last session left after the UNSUBSCRIBE was sent
+    bool text = is_valid_utf8(payload);
+    if (!text && cfg_.invalid_utf8 == invalid_utf8_policy::drop) {
+        // RFC 6455 forbids invalid UTF-8 in text frames and browsers fail the connection
+        // on it, so such a payload is not sent (see README, "Payloads").
+        metrics_.count_drop(drop_reason::invalid_utf8, recipients);
+        return;
+    }
+    // One copy out of the Redis reply, shared by every recipient on this shard.
+    auto msg = std::make_shared<const message>(message{std::string(payload), !text});
+    hub_.publish(*user, msg);
+}
+
+void shard::on_subscribed(std::string_view channel) {
+    if (auto user = user_for_channel(channel)) hub_.on_subscribed(*user);
+}
+
+void shard::on_link_down() { hub_.on_unsubscribed_all(); }
+
+}  // namespace wsgate

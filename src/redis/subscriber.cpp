@@ -1,0 +1,399 @@
+// The subscriber's connect / handshake / serve / back-off loop, written as coroutines
+// because the flow is linear. Channel bookkeeping (want, drop, acks) is plain code.
+//
+// Ordering argument: Redis answers commands on a connection in order, and SUBSCRIBE and
+// UNSUBSCRIBE answer once per channel. So for each channel we count commands in flight;
+// when the count returns to zero the last acknowledgement is the server's state, and only
+// then is a desired channel reported subscribed. A want → drop → want sequence therefore
+// never reports a subscription that a later UNSUBSCRIBE is about to undo.
+#include "redis/subscriber.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <variant>
+#include <vector>
+
+#include "redis/pubsub_event.hpp"
+#include "redis/resp_writer.hpp"
+#include "util/log.hpp"
+
+namespace wsgate::redis {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+using namespace asio::experimental::awaitable_operators;
+using clock = std::chrono::steady_clock;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+// Collapses the result of `a || b` where both sides yield an error_code.
+template <class... T>
+error_code first_error(const std::variant<T...>& v) {
+    return std::visit([](const auto& x) -> error_code {
+        if constexpr (std::is_same_v<std::decay_t<decltype(x)>, error_code>) return x;
+        else return make_error_code(errc::redis_timeout);
+    }, v);
+}
+
+asio::awaitable<error_code> sleep_then_timeout(asio::steady_timer& t, std::chrono::milliseconds d) {
+    t.expires_after(d);
+    auto [ec] = co_await t.async_wait(use_tuple);
+    if (ec) co_return ec;  // cancelled because the other side finished first
+    co_return make_error_code(errc::redis_timeout);
+}
+
+}  // namespace
+
+subscriber::subscriber(asio::any_io_executor ex, subscriber_options opts, subscriber_events& events,
+                       shard_metrics& metrics)
+    : ex_(ex),
+      opts_(std::move(opts)),
+      events_(events),
+      metrics_(metrics),
+      socket_(ex),
+      write_signal_(ex),
+      backoff_timer_(ex),
+      rng_(std::random_device{}()) {}
+
+subscriber::~subscriber() = default;
+
+void subscriber::run() {
+    asio::co_spawn(ex_, loop(), [](std::exception_ptr e) {
+        // The loop handles every I/O error itself; an exception here is a bug.
+        if (e) std::rethrow_exception(e);
+    });
+}
+
+void subscriber::stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    error_code ignored;
+    socket_.cancel(ignored);
+    socket_.close(ignored);
+    write_signal_.cancel();
+    backoff_timer_.cancel();
+    set_ready(false);
+}
+
+void subscriber::want(std::string_view channel) {
+    if (stopped_) return;
+    auto it = channels_.find(channel);
+    if (it == channels_.end()) it = channels_.emplace(std::string(channel), channel_state{}).first;
+    auto& st = it->second;
+    if (st.desired) return;
+    st.desired = true;
+    ++desired_;
+    if (st.subscribed && st.expected && st.inflight == 0) {
+        // Already subscribed (a drop was never sent): confirm, but not re-entrantly.
+        asio::post(ex_, [this, ch = it->first] {
+            auto i = channels_.find(ch);
+            if (i != channels_.end() && i->second.desired && i->second.subscribed &&
+                i->second.inflight == 0)
+                events_.on_subscribed(ch);
+        });
+        return;
+    }
+    mark_dirty(it->first);
+}
+
+void subscriber::drop(std::string_view channel) {
+    if (stopped_) return;
+    auto it = channels_.find(channel);
+    if (it == channels_.end() || !it->second.desired) return;
+    it->second.desired = false;
+    --desired_;
+    mark_dirty(it->first);
+}
+
+void subscriber::mark_dirty(std::string_view channel) {
+    dirty_.emplace(channel);
+    schedule_flush();
+}
+
+void subscriber::schedule_flush() {
+    if (flush_scheduled_ || !connected_) return;
+    flush_scheduled_ = true;
+    // Batch every change made during this turn of the event loop into one command each,
+    // so a connect storm costs one SUBSCRIBE per turn, not one per client.
+    asio::post(ex_, [this] {
+        flush_scheduled_ = false;
+        flush();
+    });
+}
+
+void subscriber::flush() {
+    if (!connected_ || dirty_.empty()) return;
+    std::vector<std::string_view> sub{"SUBSCRIBE"}, unsub{"UNSUBSCRIBE"};
+    auto emit = [&](std::vector<std::string_view>& cmd) {
+        if (cmd.size() > 1) append_command(out_, cmd);
+        cmd.resize(1);
+    };
+    for (const auto& name : dirty_) {
+        auto it = channels_.find(name);
+        if (it == channels_.end()) continue;
+        auto& st = it->second;
+        if (st.desired == st.expected) {
+            if (!st.desired && st.inflight == 0 && !st.subscribed) channels_.erase(it);
+            continue;
+        }
+        st.expected = st.desired;
+        ++st.inflight;
+        auto& cmd = st.desired ? sub : unsub;
+        cmd.push_back(it->first);
+        if (cmd.size() > opts_.batch) emit(cmd);
+    }
+    emit(sub);
+    emit(unsub);
+    dirty_.clear();
+    notify_writer();
+}
+
+void subscriber::notify_writer() { write_signal_.cancel(); }
+
+void subscriber::on_ack(std::string_view channel, bool subscribed) {
+    auto it = channels_.find(channel);
+    if (it == channels_.end()) return;  // not ours (cannot happen on a private connection)
+    auto& st = it->second;
+    if (st.inflight > 0) --st.inflight;
+    if (st.subscribed != subscribed)
+        shard_metrics::add(metrics_.redis_channels, subscribed ? 1 : -1);
+    st.subscribed = subscribed;
+    if (resubscribe_pending_ > 0 && subscribed && --resubscribe_pending_ == 0) set_ready(true);
+    if (st.inflight != 0) return;
+    if (st.desired && st.subscribed) {
+        events_.on_subscribed(it->first);
+    } else if (!st.desired && !st.subscribed) {
+        channels_.erase(it);
+    }
+}
+
+error_code subscriber::handle_reply(const redisReply& reply) {
+    auto ev = classify(reply);
+    if (!ev) return ev.error();
+    if (auto* m = std::get_if<message_event>(&*ev)) {
+        shard_metrics::inc(metrics_.redis_messages_total);
+        events_.on_message(m->channel, m->payload);
+    } else if (auto* s = std::get_if<subscribe_event>(&*ev)) {
+        on_ack(s->channel, true);
+    } else if (auto* u = std::get_if<unsubscribe_event>(&*ev)) {
+        on_ack(u->channel, false);
+    } else if (std::holds_alternative<pong_event>(*ev)) {
+        // Liveness only; last_rx_ was updated by the read.
+    } else if (auto* e = std::get_if<error_event>(&*ev)) {
+        log::warn("redis_error_reply", {{"error", e->text}});
+        return make_error_code(errc::redis_error_reply);
+    } else {
+        return make_error_code(errc::redis_unexpected_reply);
+    }
+    return {};
+}
+
+void subscriber::set_ready(bool r) {
+    if (ready_ == r) return;
+    ready_ = r;
+    metrics_.redis_up.store(r ? 1 : 0, std::memory_order_relaxed);
+}
+
+void subscriber::link_down() {
+    bool was_connected = connected_;
+    connected_ = false;
+    set_ready(false);
+    error_code ignored;
+    socket_.close(ignored);
+    out_.clear();
+    writing_.clear();
+    dirty_.clear();
+    resubscribe_pending_ = 0;
+    // Nothing is subscribed on a new connection: forget the server state, keep the wishes.
+    for (auto it = channels_.begin(); it != channels_.end();) {
+        auto& st = it->second;
+        if (st.subscribed) shard_metrics::add(metrics_.redis_channels, -1);
+        if (!st.desired) {
+            it = channels_.erase(it);
+            continue;
+        }
+        st = channel_state{.desired = true};
+        ++it;
+    }
+    if (was_connected) events_.on_link_down();
+}
+
+std::chrono::milliseconds subscriber::next_backoff() {
+    // Full jitter over an exponential ceiling: 100 ms × 2^failures, capped.
+    auto shift = std::min(failures_, 16u);
+    auto ceiling = std::min<std::int64_t>(opts_.backoff_max.count(), std::int64_t{100} << shift);
+    std::uniform_int_distribution<std::int64_t> pick(ceiling / 2, std::max<std::int64_t>(ceiling, 1));
+    return std::chrono::milliseconds(pick(rng_));
+}
+
+asio::awaitable<void> subscriber::loop() {
+    while (!stopped_) {
+        auto ec = co_await connect_and_serve();
+        bool was_ready = ready_;
+        link_down();
+        if (stopped_) break;
+        failures_ = was_ready ? 0 : failures_ + 1;
+        auto delay = next_backoff();
+        log::warn("redis_link_down", {{"reason", ec.message()},
+                                      {"url", redacted_url(opts_.endpoint)},
+                                      {"retry_ms", delay.count()}});
+        backoff_timer_.expires_after(delay);
+        co_await backoff_timer_.async_wait(use_tuple);
+    }
+}
+
+asio::awaitable<error_code> subscriber::connect_and_serve() {
+    asio::ip::tcp::resolver resolver(ex_);
+    asio::steady_timer deadline(ex_);
+
+    auto resolve = [&]() -> asio::awaitable<error_code> {
+        auto [ec, results] = co_await resolver.async_resolve(
+            opts_.endpoint.host, std::to_string(opts_.endpoint.port), use_tuple);
+        if (ec) co_return ec;
+        socket_ = asio::ip::tcp::socket(ex_);
+        auto [cec, ep] = co_await asio::async_connect(socket_, results, use_tuple);
+        co_return cec;
+    };
+    if (auto ec = first_error(co_await (resolve() || sleep_then_timeout(deadline, opts_.timeout))))
+        co_return ec;
+    if (stopped_) co_return asio::error::operation_aborted;
+    socket_.set_option(asio::ip::tcp::no_delay(true));
+    socket_.set_option(asio::socket_base::keep_alive(true));
+
+    reader_ = std::make_unique<resp_reader>();
+    last_rx_ = clock::now();
+    last_ping_ = last_rx_;
+    if (auto ec = first_error(co_await (handshake() || sleep_then_timeout(deadline, opts_.timeout))))
+        co_return ec;
+
+    connected_ = true;
+    const bool reconnect = ever_connected_;
+    if (reconnect) shard_metrics::inc(metrics_.redis_reconnects_total);
+    ever_connected_ = true;
+
+    // Resend the whole desired set; /readyz stays false until every channel is confirmed.
+    for (auto& [name, st] : channels_)
+        if (st.desired) dirty_.insert(name);
+    resubscribe_pending_ = dirty_.size();
+    if (reconnect) shard_metrics::inc(metrics_.redis_resubscribed_total, dirty_.size());
+    flush();
+    if (resubscribe_pending_ == 0) set_ready(true);
+    log::info("redis_connected", {{"url", redacted_url(opts_.endpoint)},
+                                  {"channels", static_cast<long long>(resubscribe_pending_)}});
+
+    auto result = co_await (read_loop() || write_loop() || watchdog());
+    co_return std::visit([](auto ec) { return ec; }, result);
+}
+
+asio::awaitable<error_code> subscriber::handshake() {
+    // AUTH and SELECT must precede SUBSCRIBE: a subscribed RESP2 connection accepts only
+    // (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PING, QUIT and RESET.
+    std::string out;
+    std::size_t expected = 0;
+    const auto& ep = opts_.endpoint;
+    if (!ep.password.empty()) {
+        if (ep.username.empty()) append_command(out, {"AUTH", ep.password});
+        else append_command(out, {"AUTH", ep.username, ep.password});
+        ++expected;
+    }
+    if (ep.db != 0) {
+        auto db = std::to_string(ep.db);
+        append_command(out, {"SELECT", db});
+        ++expected;
+    }
+    append_command(out, {"CLIENT", "SETNAME", opts_.client_name});
+    ++expected;
+
+    auto [wec, wn] = co_await asio::async_write(socket_, asio::buffer(out), use_tuple);
+    if (wec) co_return wec;
+
+    char buf[4096];
+    while (expected > 0) {
+        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buf), use_tuple);
+        if (ec) co_return ec;
+        reader_->feed(buf, n);
+        for (;;) {
+            auto r = reader_->next();
+            if (!r) co_return r.error();
+            if (!*r) break;
+            auto ev = classify(**r);
+            if (!ev) co_return ev.error();
+            if (auto* e = std::get_if<error_event>(&*ev)) {
+                // WRONGPASS, NOAUTH, ERR invalid DB index...: a configuration problem.
+                log::error("redis_handshake_failed", {{"error", e->text},
+                                                      {"url", redacted_url(opts_.endpoint)}});
+                co_return make_error_code(errc::redis_error_reply);
+            }
+            if (!std::holds_alternative<status_event>(*ev))
+                co_return make_error_code(errc::redis_unexpected_reply);
+            if (--expected == 0) break;
+        }
+    }
+    co_return error_code{};
+}
+
+asio::awaitable<error_code> subscriber::read_loop() {
+    std::vector<char> buf(16 * 1024);
+    for (;;) {
+        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buf), use_tuple);
+        if (ec) co_return ec;
+        last_rx_ = clock::now();
+        reader_->feed(buf.data(), n);
+        for (;;) {
+            auto r = reader_->next();
+            if (!r) co_return r.error();
+            if (!*r) break;
+            if (auto hec = handle_reply(**r)) co_return hec;
+        }
+    }
+}
+
+asio::awaitable<error_code> subscriber::write_loop() {
+    for (;;) {
+        if (out_.empty()) {
+            write_signal_.expires_at(clock::time_point::max());
+            co_await write_signal_.async_wait(use_tuple);  // cancelled by notify_writer()
+            // The same cancellation also arrives when a sibling in `a || b` finished;
+            // awaiting again after that would throw, so leave.
+            auto cs = co_await asio::this_coro::cancellation_state;
+            if (stopped_ || cs.cancelled() != asio::cancellation_type::none)
+                co_return asio::error::operation_aborted;
+            continue;
+        }
+        writing_.swap(out_);
+        auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(writing_), use_tuple);
+        if (ec) co_return ec;
+        writing_.clear();
+    }
+}
+
+asio::awaitable<error_code> subscriber::watchdog() {
+    asio::steady_timer tick(ex_);
+    auto period = std::min<std::chrono::milliseconds>(std::chrono::seconds(1), opts_.ping_interval / 4);
+    if (period.count() < 10) period = std::chrono::milliseconds(10);
+    for (;;) {
+        tick.expires_after(period);
+        auto [ec] = co_await tick.async_wait(use_tuple);
+        if (ec) co_return ec;
+        auto now = clock::now();
+        if (last_ping_ > last_rx_ && now - last_ping_ >= opts_.timeout) {
+            // Nothing at all came back for a full deadline after a PING: the link is
+            // half-open or the server is stuck. Rebuild it rather than wait for TCP.
+            co_return make_error_code(errc::redis_timeout);
+        }
+        if (last_ping_ <= last_rx_ && now - last_rx_ >= opts_.ping_interval) {
+            append_command(out_, {"PING"});
+            last_ping_ = now;
+            notify_writer();
+        }
+    }
+}
+
+}  // namespace wsgate::redis

@@ -1,0 +1,55 @@
+// Accept loop. Errors never stop accepting; running out of file descriptors backs off
+// briefly instead of spinning on EMFILE.
+#include "server/listener.hpp"
+
+#include "server/http_session.hpp"
+#include "util/log.hpp"
+
+namespace wsgate {
+
+tcp::acceptor open_acceptor(net::io_context& ioc, const tcp::endpoint& endpoint) {
+    tcp::acceptor a(ioc);
+    a.open(endpoint.protocol());
+    a.set_option(net::socket_base::reuse_address(true));
+    using reuse_port = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+    a.set_option(reuse_port(true));
+    a.bind(endpoint);
+    a.listen(net::socket_base::max_listen_connections);
+    return a;
+}
+
+listener::listener(tcp::acceptor acceptor, server_context& ctx)
+    : acceptor_(std::move(acceptor)), retry_(acceptor_.get_executor()), ctx_(ctx) {}
+
+void listener::run() { do_accept(); }
+
+void listener::stop() {
+    error_code ignored;
+    acceptor_.close(ignored);
+    retry_.cancel();
+}
+
+void listener::do_accept() {
+    acceptor_.async_accept(beast::bind_front_handler(&listener::on_accept, shared_from_this()));
+}
+
+void listener::on_accept(error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+    if (ec) {
+        log::warn("accept_failed", {{"error", ec.message()}});
+        if (ec == net::error::no_descriptors || ec == net::error::no_buffer_space) {
+            retry_.expires_after(std::chrono::milliseconds(100));
+            retry_.async_wait([self = shared_from_this()](error_code e) {
+                if (!e) self->do_accept();
+            });
+            return;
+        }
+        return do_accept();
+    }
+    error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    std::make_shared<http_session>(std::move(socket), ctx_)->run();
+    do_accept();
+}
+
+}  // namespace wsgate

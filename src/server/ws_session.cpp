@@ -1,0 +1,238 @@
+// WebSocket session: subscribe-then-accept, bounded fan-in, close handshakes.
+//
+// Lifetime: every async operation binds shared_from_this(); the hub holds a raw pointer
+// that the destructor removes. Hazard: deliver() and subscribed() run inside the hub's
+// fan-out walk, so they never touch the hub; anything that would is posted.
+#include "server/ws_session.hpp"
+
+#include "auth/authorize.hpp"
+#include "server/close_codes.hpp"
+#include "util/log.hpp"
+
+namespace wsgate {
+
+ws_session::ws_session(tcp::socket socket, server_context& ctx)
+    : ws_(std::move(socket)),
+      ctx_(ctx),
+      queue_(ctx.cfg.max_queue_messages, ctx.cfg.max_queue_bytes),
+      timer_(ws_.get_executor()) {
+    ctx_.connections.push_back(*this);
+}
+
+ws_session::~ws_session() {
+    leave_hub();
+    drop_queue();
+    if (counted_) shard_metrics::add(ctx_.metrics.connections, -1);
+}
+
+void ws_session::leave_hub() {
+    if (!joined_) return;
+    joined_ = false;
+    ctx_.hub.leave(user_id_, this);
+    ctx_.metrics.users.store(static_cast<std::int64_t>(ctx_.hub.users()), std::memory_order_relaxed);
+}
+
+void ws_session::drop_queue() {
+    auto bytes = static_cast<std::int64_t>(queue_.bytes());
+    auto n = queue_.clear();
+    if (n) ctx_.metrics.count_drop(drop_reason::closing, n);
+    shard_metrics::add(ctx_.metrics.queued_bytes, -bytes);
+}
+
+void ws_session::run(request req, result<std::string> auth) {
+    req_ = std::make_unique<request>(std::move(req));
+
+    const auto& cfg = ctx_.cfg;
+    websocket::stream_base::timeout t{};
+    t.handshake_timeout = cfg.handshake_timeout;
+    if (cfg.ping_interval.count() > 0) {
+        // Beast pings after half the idle timeout without traffic, and drops the peer after
+        // the whole of it: so a ping every interval, and a peer gone after two.
+        t.idle_timeout = 2 * cfg.ping_interval;
+        t.keep_alive_pings = true;
+    } else {
+        t.idle_timeout = websocket::stream_base::none();
+        t.keep_alive_pings = false;
+    }
+    ws_.set_option(t);
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(http::field::server, "wsgate"); }));
+    ws_.read_message_max(cfg.max_client_message_bytes);
+    ws_.auto_fragment(false);
+
+    if (!auth) {
+        // Complete the upgrade, then close: a browser sees only 1006 for a refused
+        // handshake, but it does see a close code and reason.
+        ctx_.metrics.count_auth_failure(auth.error());
+        close_code_ = close_codes::policy_violation;
+        close_reason_ = auth::close_reason(auth.error());
+        phase_ = phase::accepting;
+        do_accept();
+        return;
+    }
+
+    user_id_ = std::move(*auth);
+    joined_ = true;
+    bool confirmed = ctx_.hub.join(user_id_, this);
+    ctx_.metrics.users.store(static_cast<std::int64_t>(ctx_.hub.users()), std::memory_order_relaxed);
+    if (confirmed) {
+        phase_ = phase::accepting;
+        do_accept();
+        return;
+    }
+    // Hold the 101 until Redis confirms the channel, so that a message published after
+    // the client's `open` event cannot be missed.
+    phase_ = phase::waiting;
+    timer_.expires_after(cfg.subscribe_timeout);
+    timer_.async_wait(beast::bind_front_handler(&ws_session::on_subscribe_timeout, shared_from_this()));
+}
+
+void ws_session::subscribed() {
+    if (phase_ != phase::waiting) return;
+    phase_ = phase::accepting;
+    timer_.cancel();
+    do_accept();
+}
+
+void ws_session::on_subscribe_timeout(error_code ec) {
+    if (ec == net::error::operation_aborted || phase_ != phase::waiting) return;
+    ctx_.metrics.count_close(close_cause::subscribe_timeout);
+    log::warn("subscribe_timeout", {{"user", user_id_}});
+    leave_hub();
+    close_code_ = close_codes::try_again_later;
+    close_reason_ = close_codes::reason_unavailable;
+    phase_ = phase::accepting;
+    do_accept();
+}
+
+void ws_session::do_accept() {
+    ws_.async_accept(*req_, beast::bind_front_handler(&ws_session::on_accept, shared_from_this()));
+}
+
+void ws_session::on_accept(error_code ec) {
+    req_.reset();
+    if (ec) {
+        log::debug("ws_accept_failed", {{"error", ec.message()}});
+        return;  // the socket goes with us; the destructor leaves the hub
+    }
+    phase_ = phase::open;
+    if (close_code_ == 0 && !ctx_.shutting_down) {
+        counted_ = true;
+        shard_metrics::add(ctx_.metrics.connections, 1);
+        shard_metrics::inc(ctx_.metrics.connections_total);
+    }
+    do_read();
+    if (close_code_ != 0) return do_close();
+    if (ctx_.shutting_down) return close(close_codes::going_away, close_codes::reason_shutdown);
+    if (!queue_.empty()) do_write();
+}
+
+void ws_session::do_read() {
+    // Clients have nothing to say, but control frames (ping, pong, close) are only
+    // processed while a read is pending, so one read stays outstanding for the whole life.
+    ws_.async_read_some(net::buffer(read_buf_),
+                        beast::bind_front_handler(&ws_session::on_read, shared_from_this()));
+}
+
+void ws_session::on_read(error_code ec, std::size_t) {
+    if (ec) {
+        // closed: the close handshake finished. message_too_big, bad UTF-8 and other
+        // protocol errors: Beast has already sent 1009/1007/1002. timeout: no pong.
+        if (ec == beast::error::timeout) ctx_.metrics.count_close(close_cause::ping_timeout);
+        else if (ec != websocket::error::closed && ec != net::error::operation_aborted &&
+                 ec != net::error::eof && ec != net::error::connection_reset)
+            ctx_.metrics.count_close(close_cause::client_protocol);
+        return;
+    }
+    if (ws_.got_binary() && close_code_ == 0) {
+        ctx_.metrics.count_close(close_cause::client_protocol);
+        close(close_codes::unsupported_data, close_codes::reason_binary);
+    }
+    do_read();
+}
+
+void ws_session::deliver(const message_ptr& msg) {
+    if (close_code_ != 0 || overflowed_) {
+        ctx_.metrics.count_drop(drop_reason::closing);
+        return;
+    }
+    if (!queue_.push(msg)) {
+        // Over the bound: drop this client, not the shard. Close from our own completion
+        // path, not inside the hub's walk.
+        overflowed_ = true;
+        ctx_.metrics.count_drop(drop_reason::slow_consumer);
+        net::post(ws_.get_executor(), [self = shared_from_this()] {
+            self->ctx_.metrics.count_close(close_cause::slow_consumer);
+            self->close(close_codes::slow_consumer, close_codes::reason_slow);
+        });
+        return;
+    }
+    shard_metrics::add(ctx_.metrics.queued_bytes, static_cast<std::int64_t>(msg->payload.size()));
+    if (phase_ == phase::open && !writing_) do_write();
+}
+
+void ws_session::do_write() {
+    writing_ = true;
+    inflight_ = queue_.front();
+    shard_metrics::add(ctx_.metrics.queued_bytes, -static_cast<std::int64_t>(inflight_->payload.size()));
+    queue_.pop_front();
+    ws_.text(!inflight_->binary);
+    ws_.async_write(net::buffer(inflight_->payload),
+                    beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
+}
+
+void ws_session::on_write(error_code ec, std::size_t n) {
+    writing_ = false;
+    inflight_.reset();
+    if (ec) return;  // the pending read sees the same failure and ends the session
+    shard_metrics::inc(ctx_.metrics.messages_delivered_total);
+    shard_metrics::inc(ctx_.metrics.bytes_sent_total, n);
+    if (close_code_ != 0) return do_close();
+    if (!queue_.empty()) do_write();
+}
+
+void ws_session::shutdown() {
+    if (phase_ == phase::waiting || close_code_ == 0) ctx_.metrics.count_close(close_cause::shutdown);
+    close(close_codes::going_away, close_codes::reason_shutdown);
+}
+
+void ws_session::close(std::uint16_t code, std::string_view reason) {
+    if (close_code_ != 0) return;
+    close_code_ = code;
+    close_reason_ = reason;
+    drop_queue();
+    switch (phase_) {
+        case phase::waiting:
+            timer_.cancel();
+            leave_hub();
+            phase_ = phase::accepting;
+            do_accept();  // on_accept sends the close
+            return;
+        case phase::accepting:
+            return;  // on_accept sends the close
+        case phase::open:
+            if (!writing_) return do_close();
+            // A write is stuck behind a client that does not read. Give it the handshake
+            // timeout to drain, then cut the socket: the close frame is a courtesy, the
+            // memory bound is not.
+            timer_.expires_after(ctx_.cfg.handshake_timeout);
+            timer_.async_wait([self = shared_from_this()](error_code ec) {
+                if (ec || !self->writing_) return;
+                error_code ignored;
+                self->ws_.next_layer().close(ignored);
+            });
+            return;
+    }
+}
+
+void ws_session::do_close() {
+    if (close_sent_) return;
+    close_sent_ = true;
+    leave_hub();
+    // Beast bounds the close handshake with the handshake timeout set in run(); the
+    // pending read completes with `closed` once the client answers.
+    websocket::close_reason cr(static_cast<websocket::close_code>(close_code_), close_reason_);
+    ws_.async_close(cr, [self = shared_from_this()](error_code) {});
+}
+
+}  // namespace wsgate

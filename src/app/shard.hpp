@@ -1,0 +1,58 @@
+// A shard: one thread's io_context with its own listener, hub and Redis subscriber. The
+// shard wires the hub's subscription wishes to the subscriber and the subscriber's
+// messages to the hub. Nothing in it is touched from another thread except through post.
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "hub/hub.hpp"
+#include "redis/subscriber.hpp"
+#include "server/server_context.hpp"
+#include "util/net.hpp"
+
+namespace wsgate {
+
+class listener;
+
+/// One event loop and everything that lives on it.
+class shard final : public subscriptions, public redis::subscriber_events {
+public:
+    shard(std::size_t index, const config& cfg, const auth::jwt_verifier& verifier,
+          metrics_registry& registry, const std::atomic<bool>& stopping);
+    ~shard();
+
+    net::io_context& context() { return *ioc_; }
+
+    /// Starts accepting on `acceptor` (bound on this shard's context) and connecting to
+    /// Redis. Call before run().
+    void start(tcp::acceptor acceptor);
+    /// Runs the event loop on the calling thread until the shard has no work left.
+    void run();
+    /// Stops accepting, closes every connection with 1001 and releases Redis. Shard
+    /// thread only (post it).
+    void begin_shutdown();
+
+    // subscriptions
+    void want(std::string_view user_id) override;
+    void drop(std::string_view user_id) override;
+
+    // redis::subscriber_events
+    void on_message(std::string_view channel, std::string_view payload) override;
+    void on_subscribed(std::string_view channel) override;
+    void on_link_down() override;
+
+private:
+    std::size_t index_;
+    const config& cfg_;
+    shard_metrics& metrics_;
+    // Declared first so it is destroyed last but reset explicitly first in ~shard(): pending
+    // handlers own sessions whose destructors still use the hub and subscriber.
+    std::unique_ptr<net::io_context> ioc_;
+    hub hub_;
+    redis::subscriber subscriber_;
+    server_context ctx_;
+    std::shared_ptr<listener> listener_;
+};
+
+}  // namespace wsgate

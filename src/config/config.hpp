@@ -1,0 +1,88 @@
+// The gateway's configuration: one plain struct with defaults, filled from flags and
+// WSGATE_* environment variables, validated once at start and immutable afterwards.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "auth/jwt_options.hpp"
+#include "redis/redis_url.hpp"
+#include "util/log.hpp"
+
+namespace wsgate {
+
+/// What to do with a Redis payload that is not valid UTF-8 and so cannot be a text frame.
+enum class invalid_utf8_policy : std::uint8_t {
+    drop,    // count it in wsgate_messages_dropped_total{reason="invalid_utf8"} and skip it
+    binary,  // deliver it as a binary frame with the exact bytes
+};
+
+struct config {
+    /// Address and port to listen on. Port 0 asks the kernel for a free port (tests); the
+    /// bound port is logged in the `listening` line.
+    std::string listen_host = "0.0.0.0";
+    std::uint16_t listen_port = 8080;
+
+    /// The Redis server every shard subscribes on. Credentials never reach logs.
+    redis::redis_endpoint redis;
+
+    auth::jwt_options jwt;
+
+    /// Shards (threads, each with its own listener, hub and Redis connection). 0 = cores.
+    unsigned threads = 0;
+
+    /// Per-connection send queue bound. A client that falls this far behind is closed with
+    /// 4008 "slow consumer" instead of growing the gateway's memory. 1 MiB holds ~16k
+    /// 64-byte notifications: enough for bursts, small enough for 100k connections.
+    std::uint64_t max_queue_bytes = 1 << 20;
+    /// The same bound in messages, so many tiny messages cannot cost more in bookkeeping
+    /// than in payload.
+    std::uint32_t max_queue_messages = 4096;
+
+    /// Largest data frame a client may send (clients have nothing to say; pings aside).
+    /// Bigger messages are closed with 1009.
+    std::uint64_t max_client_message_bytes = 4096;
+
+    /// A ping is sent after this long without traffic from the client, and the connection
+    /// is dropped when another interval passes with no answer. 25 s stays under the 30 s
+    /// idle timeouts common in load balancers. 0 disables keepalive pings.
+    std::chrono::milliseconds ping_interval{25'000};
+
+    /// Deadline for the whole HTTP request of the upgrade (slowloris guard).
+    std::chrono::milliseconds handshake_timeout{10'000};
+    /// Largest HTTP request header block accepted; bigger requests get 431.
+    std::uint32_t max_header_bytes = 8192;
+
+    /// How long an authorized upgrade waits for Redis to confirm the user's subscription
+    /// before the connection is closed with 1013 "try again later".
+    std::chrono::milliseconds subscribe_timeout{5'000};
+
+    /// Redis link timing: connect and answer deadline, idle time before a liveness PING,
+    /// and the cap on the jittered reconnect backoff.
+    std::chrono::milliseconds redis_timeout{5'000};
+    std::chrono::milliseconds redis_ping_interval{10'000};
+    std::chrono::milliseconds redis_backoff_max{5'000};
+
+    /// On SIGTERM/SIGINT sessions get 1001 and this long to finish their close handshakes.
+    std::chrono::milliseconds shutdown_timeout{5'000};
+
+    invalid_utf8_policy invalid_utf8 = invalid_utf8_policy::drop;
+
+    log::format log_format = log::format::text;
+    log::level log_level = log::level::info;
+};
+
+/// Outcome of reading the command line: a config to run with, or an exit code because help
+/// or version was printed or a setting was bad (the message is already on stderr).
+struct parse_outcome {
+    config cfg;
+    int exit_code = -1;  // -1: run
+};
+
+/// Reads flags (and WSGATE_* environment variables for flags not given) and validates
+/// them. Never throws for bad input: prints "wsgate: --flag: problem" and returns exit 2.
+parse_outcome parse_command_line(int argc, const char* const* argv);
+
+}  // namespace wsgate

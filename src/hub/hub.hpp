@@ -1,0 +1,86 @@
+// The shard's index of user id → sessions. Single-threaded (one shard, one thread), so no
+// locks. Reports a user's first and last session to `subscriptions`, and fans a message
+// out to all of a user's sessions. Knows nothing of Beast or Redis.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "hub/message.hpp"
+
+namespace wsgate {
+
+/// What the hub needs of a session.
+class session_sink {
+public:
+    /// Queues `msg` for sending. Must not call back into the hub (a session that must close
+    /// defers it); called during the hub's fan-out walk.
+    virtual void deliver(const message_ptr& msg) = 0;
+    /// The user's channel is confirmed subscribed: messages published from now on reach
+    /// this session. Called for every session of the user, again after a Redis reconnect;
+    /// the same no-reentry rule as deliver().
+    virtual void subscribed() = 0;
+
+protected:
+    ~session_sink() = default;
+};
+
+/// What the hub needs of the Redis side: one subscription per user with sessions here.
+class subscriptions {
+public:
+    virtual void want(std::string_view user_id) = 0;  // first session of the user joined
+    virtual void drop(std::string_view user_id) = 0;  // last session of the user left
+
+protected:
+    ~subscriptions() = default;
+};
+
+/// User id → sessions on one shard.
+class hub {
+public:
+    explicit hub(subscriptions& subs) : subs_(subs) {}
+    hub(const hub&) = delete;
+    hub& operator=(const hub&) = delete;
+
+    /// Adds a session. Returns true when the user's channel is already confirmed, in which
+    /// case the session will get no subscribed() call for this join.
+    bool join(std::string_view user_id, session_sink* s);
+    /// Removes a session; the user's last leave drops the subscription. Idempotent.
+    void leave(std::string_view user_id, session_sink* s);
+
+    /// Hands `msg` to each session of `user_id`; returns how many.
+    std::size_t publish(std::string_view user_id, const message_ptr& msg);
+
+    /// Redis confirmed the user's channel: tell each of the user's sessions.
+    void on_subscribed(std::string_view user_id);
+    /// The Redis link dropped: every user needs confirming again before new sessions open.
+    void on_unsubscribed_all();
+
+    /// Sessions of one user on this shard.
+    std::size_t session_count(std::string_view user_id) const;
+
+    std::size_t users() const noexcept { return users_.size(); }
+    std::size_t sessions() const noexcept { return sessions_; }
+
+private:
+    struct user_entry {
+        std::vector<session_sink*> sessions;
+        bool confirmed = false;
+    };
+    struct string_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
+
+    subscriptions& subs_;
+    std::unordered_map<std::string, user_entry, string_hash, std::equal_to<>> users_;
+    std::size_t sessions_ = 0;
+};
+
+}  // namespace wsgate

@@ -1,0 +1,139 @@
+// The shard's one Redis Pub/Sub connection. It keeps the *desired* channel set, sends
+// SUBSCRIBE/UNSUBSCRIBE for changes in batches, and resends the whole set on every
+// (re)connect. Reads never wait on clients: messages go straight to subscriber_events.
+// Single-threaded: every method runs on the shard's executor.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "metrics/metrics.hpp"
+#include "redis/redis_url.hpp"
+#include "redis/resp_reader.hpp"
+
+namespace wsgate::redis {
+
+/// What the subscriber reports; called on the shard's thread, never re-entrantly.
+class subscriber_events {
+public:
+    virtual void on_message(std::string_view channel, std::string_view payload) = 0;
+    /// Redis confirmed `channel` and no later change to it is in flight.
+    virtual void on_subscribed(std::string_view channel) = 0;
+    /// The connection was lost: nothing is subscribed until the set is sent again.
+    virtual void on_link_down() = 0;
+
+protected:
+    ~subscriber_events() = default;
+};
+
+struct subscriber_options {
+    redis_endpoint endpoint;
+    /// Deadline for resolve, connect, the AUTH/SELECT handshake and a PING's answer.
+    std::chrono::milliseconds timeout{5000};
+    /// After this long without a byte from Redis, send PING; no answer within `timeout`
+    /// means the link is dead (half-open TCP, paused server) and is rebuilt.
+    std::chrono::milliseconds ping_interval{10'000};
+    /// Reconnect delays grow 100 ms, 200 ms, ... up to this cap, each with full jitter so
+    /// that the shards of many gateways do not reconnect in lockstep after a Redis restart.
+    std::chrono::milliseconds backoff_max{5000};
+    /// Channels per SUBSCRIBE command when resubscribing a large set.
+    std::size_t batch = 1000;
+    /// CLIENT SETNAME value, so operators can find our connections in CLIENT LIST.
+    std::string client_name = "wsgate";
+};
+
+/// One shard's Redis subscriber connection.
+class subscriber {
+public:
+    subscriber(boost::asio::any_io_executor ex, subscriber_options opts, subscriber_events& events,
+               shard_metrics& metrics);
+    ~subscriber();
+    subscriber(const subscriber&) = delete;
+    subscriber& operator=(const subscriber&) = delete;
+
+    /// Starts the connect / serve / back-off loop.
+    void run();
+    /// Closes the connection and ends the loop; want/drop are ignored afterwards.
+    void stop();
+
+    /// Adds a channel to the desired set. on_subscribed() follows once Redis confirms it.
+    void want(std::string_view channel);
+    /// Removes a channel from the desired set; UNSUBSCRIBE follows.
+    void drop(std::string_view channel);
+
+    /// Connected, and every desired channel sent at the last (re)connect is confirmed.
+    bool ready() const noexcept { return ready_; }
+    /// Channels in the desired set.
+    std::size_t desired_count() const noexcept { return desired_; }
+
+private:
+    struct channel_state {
+        bool desired = false;     // some session on this shard needs it
+        bool expected = false;    // server state once every in-flight command is answered
+        bool subscribed = false;  // server state per the last acknowledgement
+        std::uint32_t inflight = 0;
+    };
+    struct string_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
+    using channel_map =
+        std::unordered_map<std::string, channel_state, string_hash, std::equal_to<>>;
+
+    boost::asio::awaitable<void> loop();
+    boost::asio::awaitable<boost::system::error_code> connect_and_serve();
+    boost::asio::awaitable<boost::system::error_code> handshake();
+    boost::asio::awaitable<boost::system::error_code> read_loop();
+    boost::asio::awaitable<boost::system::error_code> write_loop();
+    boost::asio::awaitable<boost::system::error_code> watchdog();
+
+    boost::system::error_code handle_reply(const redisReply& reply);
+    void on_ack(std::string_view channel, bool subscribed);
+    void mark_dirty(std::string_view channel);
+    void schedule_flush();
+    void flush();
+    void notify_writer();
+    void link_down();
+    void set_ready(bool r);
+    std::chrono::milliseconds next_backoff();
+
+    boost::asio::any_io_executor ex_;
+    subscriber_options opts_;
+    subscriber_events& events_;
+    shard_metrics& metrics_;
+
+    boost::asio::ip::tcp::socket socket_;
+    boost::asio::steady_timer write_signal_;  // cancelled to wake the writer
+    boost::asio::steady_timer backoff_timer_;
+    std::unique_ptr<resp_reader> reader_;
+    std::string out_;      // commands waiting to be written
+    std::string writing_;  // commands being written
+
+    channel_map channels_;
+    std::unordered_set<std::string, string_hash, std::equal_to<>> dirty_;
+    std::size_t desired_ = 0;
+    std::size_t resubscribe_pending_ = 0;  // acks still due for the reconnect batch
+    bool flush_scheduled_ = false;
+    bool connected_ = false;  // handshake done; commands may be sent
+    bool ready_ = false;
+    bool stopped_ = false;
+    bool ever_connected_ = false;
+    unsigned failures_ = 0;   // consecutive failed attempts, for the backoff
+    std::chrono::steady_clock::time_point last_rx_{};
+    std::chrono::steady_clock::time_point last_ping_{};
+    std::minstd_rand rng_;
+};
+
+}  // namespace wsgate::redis

@@ -1,0 +1,32 @@
+// Accepts TCP connections for one shard on a socket bound with SO_REUSEPORT, so the kernel
+// spreads connections across shards, and starts an http_session for each.
+#pragma once
+
+#include <memory>
+
+#include "server/server_context.hpp"
+#include "util/net.hpp"
+
+namespace wsgate {
+
+/// Opens, binds and listens on `endpoint` with SO_REUSEPORT. Throws on failure (startup).
+tcp::acceptor open_acceptor(net::io_context& ioc, const tcp::endpoint& endpoint);
+
+/// The accept loop of one shard.
+class listener : public std::enable_shared_from_this<listener> {
+public:
+    listener(tcp::acceptor acceptor, server_context& ctx);
+    void run();
+    /// Stops accepting; the pending accept completes with operation_aborted.
+    void stop();
+
+private:
+    void do_accept();
+    void on_accept(error_code ec, tcp::socket socket);
+
+    tcp::acceptor acceptor_;
+    net::steady_timer retry_;
+    server_context& ctx_;
+};
+
+}  // namespace wsgate

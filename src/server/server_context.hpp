@@ -1,0 +1,52 @@
+// What a shard's sessions share: immutable config, the verifier, the shard's hub and
+// metrics, and the lists used to close every connection at shutdown. One per shard; only
+// that shard's thread touches the non-const parts.
+#pragma once
+
+#include <atomic>
+#include <boost/intrusive/list.hpp>
+
+#include "auth/jwt_verifier.hpp"
+#include "config/config.hpp"
+#include "hub/hub.hpp"
+#include "metrics/metrics.hpp"
+
+namespace wsgate {
+
+using closable_hook =
+    boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
+
+/// A connection the shard can close at shutdown. It unlinks itself on destruction.
+class closable : public closable_hook {
+public:
+    /// Begins closing (1001 for WebSockets); completes asynchronously. Shard thread only.
+    virtual void shutdown() = 0;
+
+protected:
+    ~closable() = default;
+};
+
+using closable_list =
+    boost::intrusive::list<closable, boost::intrusive::constant_time_size<false>>;
+
+struct server_context {
+    const config& cfg;
+    const auth::jwt_verifier& verifier;
+    const metrics_registry& registry;      // every shard's metrics, for /metrics and /readyz
+    const std::atomic<bool>& stopping;     // process-wide: set on SIGTERM
+    shard_metrics& metrics;                // this shard's
+    wsgate::hub& hub;                      // this shard's
+    closable_list connections{};           // this shard's live http and ws sessions
+    bool shutting_down = false;
+
+    /// Ready to deliver: not stopping, and every shard's Redis link is up and subscribed.
+    bool ready() const noexcept {
+        if (stopping.load(std::memory_order_relaxed)) return false;
+        for (std::size_t i = 0; i < registry.shard_count(); ++i)
+            if (registry.shard(i).redis_up.load(std::memory_order_relaxed) != 1)
+                return false;
+        return true;
+    }
+};
+
+}  // namespace wsgate

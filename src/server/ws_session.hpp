@@ -1,0 +1,70 @@
+// One client's WebSocket: accepted only once its user's channel is confirmed by Redis,
+// then fed from the hub through a bounded send queue with one write in flight. Lives on
+// its shard's thread and is owned by its pending completion handlers.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <string>
+
+#include "hub/hub.hpp"
+#include "server/send_queue.hpp"
+#include "server/server_context.hpp"
+#include "util/error.hpp"
+#include "util/net.hpp"
+
+namespace wsgate {
+
+/// A client WebSocket session on one shard.
+class ws_session final : public session_sink,
+                         public closable,
+                         public std::enable_shared_from_this<ws_session> {
+public:
+    using request = http::request<http::empty_body>;
+
+    ws_session(tcp::socket socket, server_context& ctx);
+    ~ws_session();
+
+    /// Starts the session for an upgrade request. `auth` is the authorized user id, or the
+    /// reason to complete the upgrade and close with 1008.
+    void run(request req, result<std::string> auth);
+
+    void deliver(const message_ptr& msg) override;
+    void subscribed() override;
+    void shutdown() override;
+
+private:
+    enum class phase : std::uint8_t { waiting, accepting, open };
+
+    void do_accept();
+    void on_accept(error_code ec);
+    void do_read();
+    void on_read(error_code ec, std::size_t n);
+    void do_write();
+    void on_write(error_code ec, std::size_t n);
+    void on_subscribe_timeout(error_code ec);
+    /// Idempotent. Sends a close frame once pending writes allow; nothing is written after.
+    void close(std::uint16_t code, std::string_view reason);
+    void do_close();
+    void leave_hub();
+    void drop_queue();
+
+    websocket::stream<tcp::socket> ws_;
+    server_context& ctx_;
+    std::unique_ptr<request> req_;  // held only until the upgrade is accepted
+    std::string user_id_;
+    send_queue queue_;
+    message_ptr inflight_;  // the frame being written
+    net::steady_timer timer_;  // subscribe wait, then the slow-consumer close deadline
+    std::array<char, 128> read_buf_;  // client data is read and discarded
+    std::string_view close_reason_;
+    std::uint16_t close_code_ = 0;   // set once closing; 0 while open
+    phase phase_ = phase::waiting;
+    bool joined_ = false;     // in the hub
+    bool counted_ = false;    // counted in wsgate_connections
+    bool writing_ = false;
+    bool close_sent_ = false;
+    bool overflowed_ = false;
+};
+
+}  // namespace wsgate
