@@ -1,0 +1,130 @@
+// Flag and environment parsing: defaults, WSGATE_* variables, and errors that name the flag.
+#include "config/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <vector>
+
+namespace {
+
+struct parsed {
+    wsgate::parse_outcome out;
+    std::string err;
+};
+
+parsed parse(std::vector<const char*> args) {
+    args.insert(args.begin(), "wsgate");
+    testing::internal::CaptureStderr();
+    testing::internal::CaptureStdout();
+    parsed p{wsgate::parse_command_line(static_cast<int>(args.size()), args.data()), {}};
+    testing::internal::GetCapturedStdout();
+    p.err = testing::internal::GetCapturedStderr();
+    return p;
+}
+
+// Sets an environment variable for one test's scope.
+struct scoped_env {
+    const char* name;
+    scoped_env(const char* n, const char* v) : name(n) { setenv(n, v, 1); }
+    ~scoped_env() { unsetenv(name); }
+};
+
+}  // namespace
+
+TEST(Config, DefaultsMatchTheDocumentation) {
+    auto p = parse({"--jwt-secret", "s"});
+    ASSERT_EQ(p.out.exit_code, -1) << p.err;
+    const auto& c = p.out.cfg;
+    EXPECT_EQ(c.listen_host, "0.0.0.0");
+    EXPECT_EQ(c.listen_port, 8080);
+    EXPECT_EQ(c.redis.host, "127.0.0.1");
+    EXPECT_EQ(c.redis.port, 6379);
+    EXPECT_EQ(c.jwt.leeway, std::chrono::seconds(30));
+    EXPECT_EQ(c.jwt.user_claim, "sub");
+    EXPECT_EQ(c.max_queue_bytes, 1u << 20);
+    EXPECT_EQ(c.max_client_message_bytes, 4096u);
+    EXPECT_EQ(c.ping_interval, std::chrono::seconds(25));
+    EXPECT_GE(c.threads, 1u);
+    EXPECT_EQ(c.invalid_utf8, wsgate::invalid_utf8_policy::drop);
+}
+
+TEST(Config, FlagsAreParsedWithUnits) {
+    auto p = parse({"--listen", "127.0.0.1:0", "--redis-url", "redis://u:p@h:7000/2", "--jwt-secret",
+                    "s", "--threads", "3", "--max-queue-bytes", "64KiB", "--ping-interval", "500ms",
+                    "--jwt-algorithms", "HS256, HS512", "--jwt-audience", "a,b", "--log-format", "json"});
+    ASSERT_EQ(p.out.exit_code, -1) << p.err;
+    const auto& c = p.out.cfg;
+    EXPECT_EQ(c.listen_host, "127.0.0.1");
+    EXPECT_EQ(c.listen_port, 0);
+    EXPECT_EQ(c.redis.host, "h");
+    EXPECT_EQ(c.redis.port, 7000);
+    EXPECT_EQ(c.redis.db, 2);
+    EXPECT_EQ(c.redis.password, "p");
+    EXPECT_EQ(c.threads, 3u);
+    EXPECT_EQ(c.max_queue_bytes, 64u * 1024);
+    EXPECT_EQ(c.ping_interval, std::chrono::milliseconds(500));
+    EXPECT_EQ(c.jwt.algorithms, (std::vector<std::string>{"HS256", "HS512"}));
+    EXPECT_EQ(c.jwt.audience, (std::vector<std::string>{"a", "b"}));
+    EXPECT_EQ(c.log_format, wsgate::log::format::json);
+}
+
+TEST(Config, EnvironmentVariablesFillUnsetFlags) {
+    scoped_env a("WSGATE_JWT_SECRET", "from-env");
+    scoped_env b("WSGATE_PING_INTERVAL", "7s");
+    scoped_env c("WSGATE_MAX_QUEUE_BYTES", "2MiB");
+    auto p = parse({"--ping-interval", "9s"});
+    ASSERT_EQ(p.out.exit_code, -1) << p.err;
+    EXPECT_EQ(p.out.cfg.jwt.secret, "from-env");
+    EXPECT_EQ(p.out.cfg.ping_interval, std::chrono::seconds(9));  // the flag wins
+    EXPECT_EQ(p.out.cfg.max_queue_bytes, 2u << 20);
+}
+
+TEST(Config, BadValuesNameTheirFlag) {
+    struct bad_case {
+        std::vector<const char*> args;
+        const char* flag;
+    };
+    std::vector<bad_case> cases = {
+        {{"--listen", "nonsense"}, "--listen"},
+        {{"--listen", "127.0.0.1:99999"}, "--listen"},
+        {{"--redis-url", "http://x"}, "--redis-url"},
+        {{"--ping-interval", "soon"}, "--ping-interval"},
+        {{"--max-queue-bytes", "1"}, "--max-queue-bytes"},
+        {{"--threads", "-2"}, "--threads"},
+        {{"--log-format", "xml"}, "--log-format"},
+        {{"--log-level", "loud"}, "--log-level"},
+        {{"--invalid-utf8", "maybe"}, "--invalid-utf8"},
+        {{"--handshake-timeout", "0s"}, "--handshake-timeout"},
+        {{"--jwt-secret-file", "/nonexistent/secret"}, "--jwt-secret-file"},
+    };
+    for (auto& c : cases) {
+        c.args.insert(c.args.begin(), {"--jwt-secret", "s"});
+        if (std::string(c.flag) == "--jwt-secret-file") c.args.erase(c.args.begin(), c.args.begin() + 2);
+        auto p = parse(c.args);
+        EXPECT_EQ(p.out.exit_code, 2) << c.flag;
+        EXPECT_NE(p.err.find(c.flag), std::string::npos) << p.err;
+    }
+}
+
+TEST(Config, UnknownFlagIsAUsageError) {
+    auto p = parse({"--no-such-flag"});
+    EXPECT_NE(p.out.exit_code, -1);
+    EXPECT_NE(p.out.exit_code, 0);
+}
+
+TEST(Config, HelpListsEveryFlagWithItsEnvironmentVariable) {
+    std::vector<const char*> args{"wsgate", "--help"};
+    testing::internal::CaptureStdout();
+    auto out = wsgate::parse_command_line(2, args.data());
+    auto help = testing::internal::GetCapturedStdout();
+    EXPECT_EQ(out.exit_code, 0);
+    for (auto flag : {"--listen", "--redis-url", "--jwt-secret", "--jwt-secret-file", "--jwt-public-key-file",
+                      "--jwt-jwks-file", "--jwt-algorithms", "--jwt-issuer", "--jwt-audience",
+                      "--jwt-leeway", "--jwt-user-claim", "--threads", "--max-queue-bytes",
+                      "--ping-interval", "--log-format", "--log-level"}) {
+        EXPECT_NE(help.find(flag), std::string::npos) << flag;
+    }
+    EXPECT_NE(help.find("WSGATE_REDIS_URL"), std::string::npos);
+    EXPECT_NE(help.find("WSGATE_MAX_QUEUE_BYTES"), std::string::npos);
+}

@@ -1,0 +1,72 @@
+// The per-connection bound: by count, by bytes, and FIFO order through compaction.
+#include "server/send_queue.hpp"
+
+#include <gtest/gtest.h>
+
+namespace {
+wsgate::message_ptr msg(std::size_t size, char fill = 'x') {
+    return std::make_shared<const wsgate::message>(wsgate::message{std::string(size, fill), false});
+}
+}  // namespace
+
+TEST(SendQueue, StartsEmpty) {
+    wsgate::send_queue q(10, 100);
+    EXPECT_TRUE(q.empty());
+    EXPECT_EQ(q.count(), 0u);
+    EXPECT_EQ(q.bytes(), 0u);
+}
+
+TEST(SendQueue, RefusesPastTheByteBoundWithoutChange) {
+    wsgate::send_queue q(100, 10);
+    EXPECT_TRUE(q.push(msg(6)));
+    EXPECT_FALSE(q.push(msg(5)));
+    EXPECT_EQ(q.count(), 1u);
+    EXPECT_EQ(q.bytes(), 6u);
+    EXPECT_TRUE(q.push(msg(4)));
+    EXPECT_EQ(q.bytes(), 10u);
+}
+
+TEST(SendQueue, RefusesPastTheCountBound) {
+    wsgate::send_queue q(2, 1000);
+    EXPECT_TRUE(q.push(msg(0)));
+    EXPECT_TRUE(q.push(msg(0)));
+    EXPECT_FALSE(q.push(msg(0)));
+    q.pop_front();
+    EXPECT_TRUE(q.push(msg(0)));
+}
+
+TEST(SendQueue, KeepsOrderAcrossCompaction) {
+    wsgate::send_queue q(1000, 1 << 20);
+    int next_in = 0, next_out = 0;
+    for (int round = 0; round < 50; ++round) {
+        for (int i = 0; i < 30; ++i) ASSERT_TRUE(q.push(msg(static_cast<std::size_t>(next_in++ % 50))));
+        for (int i = 0; i < 20; ++i) {
+            ASSERT_EQ(q.front()->payload.size(), static_cast<std::size_t>(next_out++ % 50));
+            q.pop_front();
+        }
+    }
+    while (!q.empty()) {
+        ASSERT_EQ(q.front()->payload.size(), static_cast<std::size_t>(next_out++ % 50));
+        q.pop_front();
+    }
+    EXPECT_EQ(next_in, next_out);
+    EXPECT_EQ(q.bytes(), 0u);
+}
+
+TEST(SendQueue, ClearReportsDroppedCount) {
+    wsgate::send_queue q(10, 100);
+    q.push(msg(3));
+    q.push(msg(4));
+    EXPECT_EQ(q.clear(), 2u);
+    EXPECT_TRUE(q.empty());
+    EXPECT_EQ(q.bytes(), 0u);
+}
+
+TEST(SendQueue, SharesPayloadsInsteadOfCopying) {
+    wsgate::send_queue a(10, 100), b(10, 100);
+    auto m = msg(10);
+    a.push(m);
+    b.push(m);
+    EXPECT_EQ(a.front().get(), b.front().get());
+    EXPECT_EQ(m.use_count(), 3);
+}
