@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# `make run`: a local gateway for trying wsgate out. Starts redis-server on a free port
+# unless WSGATE_REDIS_URL is set, starts the gateway, prints a demo token, a connection URL
+# and a publish command, and stops what it started on Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${BUILD:-build}
+state=.run
+mkdir -p "$state"
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+trap 'exit 0' INT TERM
+
+free_port() {
+  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+if [[ -z ${WSGATE_REDIS_URL:-} ]]; then
+  port=$(free_port)
+  redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
+    --logfile "$PWD/$state/redis.log" --dir "$PWD/$state" &
+  pids+=($!)
+  export WSGATE_REDIS_URL="redis://127.0.0.1:$port"
+  for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  echo "wsgate: started redis-server on 127.0.0.1:$port (log: $state/redis.log)"
+fi
+
+if [[ -z ${WSGATE_JWT_SECRET:-} && -z ${WSGATE_JWT_SECRET_FILE:-} && -z ${WSGATE_JWT_PUBLIC_KEY_FILE:-} && -z ${WSGATE_JWT_JWKS_FILE:-} ]]; then
+  if [[ ! -s $state/jwt-secret ]]; then
+    head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$state/jwt-secret"
+  fi
+  export WSGATE_JWT_SECRET_FILE="$PWD/$state/jwt-secret"
+fi
+export WSGATE_LISTEN=${WSGATE_LISTEN:-127.0.0.1:8080}
+
+"$build/wsgate" &
+gw=$!
+pids+=($gw)
+host=${WSGATE_LISTEN%:*}; [[ $host == 0.0.0.0 ]] && host=127.0.0.1
+gport=${WSGATE_LISTEN##*:}
+for _ in $(seq 100); do
+  kill -0 "$gw" 2>/dev/null || { echo "wsgate: the gateway exited; see the message above" >&2; exit 1; }
+  /usr/bin/python3 - "$host" "$gport" <<'PY' && break
+import sys, urllib.request
+try:
+    urllib.request.urlopen(f"http://{sys.argv[1]}:{sys.argv[2]}/readyz", timeout=1)
+except Exception:
+    sys.exit(1)
+PY
+  sleep 0.1
+done
+
+user=demo-user
+if [[ -n ${WSGATE_JWT_SECRET_FILE:-} ]]; then
+  token=$("$build/wsgate-token" --secret-file "$WSGATE_JWT_SECRET_FILE" --sub "$user" --ttl 24h)
+elif [[ -n ${WSGATE_JWT_SECRET:-} ]]; then
+  token=$("$build/wsgate-token" --secret "$WSGATE_JWT_SECRET" --sub "$user" --ttl 24h)
+fi
+cat <<TXT
+
+wsgate is running on ws://$host:$gport  (Ctrl-C stops it and the Redis it started)
+  user:     $user
+  token:    ${token:-<mint one with your own key>}
+  connect:  ws://$host:$gport/ws/v1/status/$user?token=${token:-TOKEN}
+  publish:  $build/wsgate-publish --redis-url $WSGATE_REDIS_URL $user '{"status":"hello"}'
+  health:   curl http://$host:$gport/readyz   metrics: curl http://$host:$gport/metrics
+
+TXT
+wait "$gw"
