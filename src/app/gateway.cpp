@@ -14,6 +14,13 @@ namespace wsgate {
 
 gateway::gateway(config cfg)
     : cfg_(std::move(cfg)), verifier_(cfg_.jwt), registry_(cfg_.threads) {
+    std::string algorithms;
+    for (const auto& a : verifier_.algorithms()) algorithms += (algorithms.empty() ? "" : ",") + a;
+    log::info("jwt_configured", {{"algorithms", algorithms}});
+    // RFC 7518 3.2: an HMAC key must be at least as long as the hash output.
+    if (!cfg_.jwt.secret.empty() && cfg_.jwt.secret.size() < 32)
+        log::warn("jwt_secret_short", {{"bytes", cfg_.jwt.secret.size()},
+                                       {"advice", "use at least 32 random bytes"}});
     auto address = net::ip::make_address(cfg_.listen_host);
     for (std::size_t i = 0; i < cfg_.threads; ++i)
         shards_.push_back(std::make_unique<shard>(i, cfg_, verifier_, registry_, stopping_));

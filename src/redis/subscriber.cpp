@@ -198,6 +198,7 @@ error_code subscriber::handle_reply(const redisReply& reply) {
 void subscriber::set_ready(bool r) {
     if (ready_ == r) return;
     ready_ = r;
+    if (r) down_reported_ = false;
     metrics_.redis_up.store(r ? 1 : 0, std::memory_order_relaxed);
 }
 
@@ -241,9 +242,17 @@ asio::awaitable<void> subscriber::loop() {
         if (stopped_) break;
         failures_ = was_ready ? 0 : failures_ + 1;
         auto delay = next_backoff();
-        log::warn("redis_link_down", {{"reason", ec.message()},
-                                      {"url", redacted_url(opts_.endpoint)},
-                                      {"retry_ms", delay.count()}});
+        // Warn once per state change; the retries of one outage go to debug.
+        if (!down_reported_) {
+            down_reported_ = true;
+            log::warn("redis_link_down", {{"reason", ec.message()},
+                                          {"url", redacted_url(opts_.endpoint)},
+                                          {"retry_ms", delay.count()}});
+        } else {
+            log::debug("redis_retry_failed", {{"reason", ec.message()},
+                                              {"attempt", failures_},
+                                              {"retry_ms", delay.count()}});
+        }
         backoff_timer_.expires_after(delay);
         co_await backoff_timer_.async_wait(use_tuple);
     }

@@ -130,6 +130,7 @@ private:
     bool ready_ = false;
     bool stopped_ = false;
     bool ever_connected_ = false;
+    bool down_reported_ = false;  // warned about the current outage
     unsigned failures_ = 0;   // consecutive failed attempts, for the backoff
     std::chrono::steady_clock::time_point last_rx_{};
     std::chrono::steady_clock::time_point last_ping_{};
