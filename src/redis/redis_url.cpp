@@ -1,0 +1,107 @@
+// Parsing of redis:// and rediss:// URLs on top of Boost.URL's RFC 3986 grammar; this file
+// adds only the Redis-specific rules (scheme, port range, db path, no query).
+#include "redis/redis_url.hpp"
+
+#include <algorithm>
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+#include <cctype>
+#include <charconv>
+#include <limits>
+
+namespace wsgate::redis {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+    return std::ranges::equal(
+        a, b, [](unsigned char x, unsigned char y) { return std::tolower(x) == std::tolower(y); });
+}
+
+bool all_digits(std::string_view s) {
+    return !s.empty() &&
+           std::ranges::all_of(s, [](unsigned char c) { return c >= '0' && c <= '9'; });
+}
+
+// Parses a run of decimal digits into [min, max]; anything else (sign, overflow) fails.
+template <class Int>
+bool parse_in_range(std::string_view s, Int min, Int max, Int& out) {
+    if (!all_digits(s)) return false;
+    unsigned long long value = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+    if (ec != std::errc{} || end != s.data() + s.size()) return false;
+    if (value < static_cast<unsigned long long>(min) ||
+        value > static_cast<unsigned long long>(max))
+        return false;
+    out = static_cast<Int>(value);
+    return true;
+}
+
+}  // namespace
+
+result<redis_endpoint> parse_redis_url(std::string_view url) {
+    const auto invalid = make_error_code(errc::invalid_url);
+    auto parsed = boost::urls::parse_uri(url);
+    if (!parsed) return invalid;
+    const boost::urls::url_view& u = *parsed;
+
+    redis_endpoint ep;
+    if (iequals(u.scheme(), "redis")) {
+        ep.tls = false;
+    } else if (iequals(u.scheme(), "rediss")) {
+        ep.tls = true;
+    } else {
+        return invalid;
+    }
+    if (!u.has_authority() || u.has_query() || u.has_fragment()) return invalid;
+
+    if (u.has_userinfo()) {
+        if (!u.has_password()) return invalid;
+        ep.username = u.user();
+        ep.password = u.password();
+    }
+
+    switch (u.host_type()) {
+        case boost::urls::host_type::name:
+        case boost::urls::host_type::ipv4:
+        case boost::urls::host_type::ipv6:
+            ep.host = u.host_address();
+            break;  // no brackets
+        default:
+            return invalid;  // none, or an IPvFuture literal nobody resolves
+    }
+    // A percent-decoded name could smuggle in a NUL or spaces that getaddrinfo would
+    // truncate or reject later with a worse message.
+    if (ep.host.empty() ||
+        std::ranges::any_of(ep.host, [](unsigned char c) { return c <= ' ' || c == 0x7f; }))
+        return invalid;
+
+    if (u.has_port() && !u.port().empty()) {
+        if (!parse_in_range<std::uint16_t>(u.port(), 1, 65535, ep.port)) return invalid;
+    }
+
+    // The path is empty, "/" or "/<db>"; taken encoded so "/%31" is not a db number.
+    std::string_view path = u.encoded_path();
+    if (!path.empty()) {
+        if (path.front() != '/') return invalid;
+        path.remove_prefix(1);
+        if (!path.empty() && !parse_in_range<int>(path, 0, std::numeric_limits<int>::max(), ep.db))
+            return invalid;
+    }
+    return ep;
+}
+
+std::string redacted_url(const redis_endpoint& endpoint) {
+    std::string out = endpoint.tls ? "rediss://" : "redis://";
+    // Only an IPv6 literal contains ':'; it needs its brackets back to stay a valid URL.
+    const bool ipv6 = endpoint.host.find(':') != std::string::npos;
+    if (ipv6) out += '[';
+    out += endpoint.host;
+    if (ipv6) out += ']';
+    out += ':';
+    out += std::to_string(endpoint.port);
+    out += '/';
+    out += std::to_string(endpoint.db);
+    return out;
+}
+
+}  // namespace wsgate::redis

@@ -1,0 +1,178 @@
+"""Tests for wsgate_publish against a real redis-server started on a free loopback port.
+
+A missing redis-server fails these tests (it never skips them): in CI a skip would pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import redis
+import redis.asyncio
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wsgate_publish  # noqa: E402
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _redis_server_binary() -> str:
+    found = shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if os.access("/usr/bin/redis-server", os.X_OK) else None
+    )
+    if found is None:
+        pytest.fail("redis-server not found on PATH or at /usr/bin/redis-server (apt-get install redis-server)")
+    return found
+
+
+@pytest.fixture
+def redis_port():
+    """A throwaway redis-server (no persistence) on 127.0.0.1; yields its port."""
+    binary = _redis_server_binary()
+    for _ in range(5):  # the free port may be taken before redis binds it
+        port = _free_port()
+        proc = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--protected-mode", "no", "--daemonize", "no"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )
+        client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1)
+        deadline = time.monotonic() + 10
+        try:
+            while proc.poll() is None and time.monotonic() < deadline:
+                try:
+                    if client.ping():
+                        break
+                except redis.exceptions.ConnectionError:
+                    time.sleep(0.02)
+            else:
+                output = proc.stdout.read().decode(errors="replace") if proc.poll() is not None else ""
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+                    pytest.fail(f"redis-server on port {port} did not answer PING within 10 s")
+                if "in use" in output:
+                    continue
+                pytest.fail(f"redis-server exited at startup:\n{output}")
+        finally:
+            client.close()
+        try:
+            yield port
+        finally:
+            proc.kill()
+            proc.wait()
+            proc.stdout.close()
+        return
+    pytest.fail("no free port for redis-server after 5 attempts")
+
+
+@pytest.fixture
+def client(redis_port):
+    c = redis.Redis(host="127.0.0.1", port=redis_port, socket_timeout=5)
+    yield c
+    c.close()
+
+
+def _subscribe(redis_port: int, user_id: str):
+    """A redis-py PubSub subscribed to the user's channel, ack consumed."""
+    sub = redis.Redis(host="127.0.0.1", port=redis_port, socket_timeout=5).pubsub()
+    sub.subscribe(wsgate_publish.channel_for_user(user_id))
+    ack = sub.get_message(timeout=5)
+    assert ack is not None and ack["type"] == "subscribe"
+    return sub
+
+
+def _next_message(sub, timeout: float = 5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        msg = sub.get_message(timeout=deadline - time.monotonic())
+        if msg is not None and msg["type"] == "message":
+            return msg
+    return None
+
+
+def test_channel_prefix_matches_the_gateway():
+    header = os.path.join(os.path.dirname(__file__), "..", "..", "src", "redis", "channel.hpp")
+    with open(header, encoding="utf-8") as f:
+        assert f'channel_prefix = "{wsgate_publish.CHANNEL_PREFIX}"' in f.read()
+    assert wsgate_publish.channel_for_user("u-1") == "ws:u-1"
+
+
+def test_no_subscriber_means_zero(client):
+    assert wsgate_publish.publish_user_notification(client, "nobody", "hi") == 0
+
+
+def test_subscribers_receive_the_payload_and_are_counted(client, redis_port):
+    a = _subscribe(redis_port, "u-1")
+    b = _subscribe(redis_port, "u-1")
+    other = _subscribe(redis_port, "u-2")
+    try:
+        assert wsgate_publish.publish_user_notification(client, "u-1", '{"status":"done"}') == 2
+        for sub in (a, b):
+            msg = _next_message(sub)
+            assert msg is not None
+            assert msg["channel"] == b"ws:u-1"
+            assert msg["data"] == b'{"status":"done"}'
+        assert _next_message(other, timeout=0.2) is None
+    finally:
+        for sub in (a, b, other):
+            sub.close()
+
+
+def test_bytes_payload_is_binary_safe(client, redis_port):
+    sub = _subscribe(redis_port, "bin")
+    try:
+        payload = b"\x00a\r\n\xff\x00" + bytes(range(256))
+        assert wsgate_publish.publish_user_notification(client, "bin", payload) == 1
+        assert _next_message(sub)["data"] == payload
+    finally:
+        sub.close()
+
+
+def test_str_payload_is_sent_as_utf8(client, redis_port):
+    sub = _subscribe(redis_port, "text")
+    try:
+        assert wsgate_publish.publish_user_notification(client, "text", "grüße ✓") == 1
+        assert _next_message(sub)["data"] == "grüße ✓".encode()
+    finally:
+        sub.close()
+
+
+def test_async_client(redis_port):
+    sub = _subscribe(redis_port, "async")
+
+    async def publish() -> int:
+        r = redis.asyncio.Redis(host="127.0.0.1", port=redis_port, socket_timeout=5)
+        try:
+            return await wsgate_publish.apublish_user_notification(r, "async", b"from asyncio")
+        finally:
+            await r.close()
+
+    try:
+        assert asyncio.run(publish()) == 1
+        assert _next_message(sub)["data"] == b"from asyncio"
+    finally:
+        sub.close()
+
+
+@pytest.mark.parametrize("user_id, error", [("", ValueError), (b"u", TypeError), (42, TypeError)])
+def test_bad_user_id_is_rejected(client, user_id, error):
+    with pytest.raises(error):
+        wsgate_publish.publish_user_notification(client, user_id, "x")
+
+
+@pytest.mark.parametrize("payload", [42, 1.5, None, {"a": 1}])
+def test_non_text_payload_is_rejected(client, payload):
+    with pytest.raises(TypeError):
+        wsgate_publish.publish_user_notification(client, "u", payload)
