@@ -52,7 +52,9 @@ std::string read_secret_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw bad_setting("--jwt-secret-file", path + ": cannot be read");
     std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+    // Drop one line ending, as wsgate-token does, so both read the same secret.
+    if (s.ends_with("\r\n")) s.resize(s.size() - 2);
+    else if (s.ends_with('\n')) s.pop_back();
     if (s.empty()) throw bad_setting("--jwt-secret-file", path + ": is empty");
     return s;
 }
