@@ -43,6 +43,7 @@ void http_session::on_read(error_code ec, std::size_t) {
         ctx_.metrics.count_http_reject(http_reject::timeout);
         return close_socket();
     }
+    head_ = false;
     if (ec == http::error::header_limit) {
         ctx_.metrics.count_http_reject(http_reject::header_too_large);
         return respond(http::status::request_header_fields_too_large, "request header too large\n",
@@ -59,6 +60,7 @@ void http_session::handle(http::request<http::empty_body>&& req) {
     auto r = parse_route(req.target());
     bool keep = req.keep_alive() && !ctx_.shutting_down;
     bool get = req.method() == http::verb::get || req.method() == http::verb::head;
+    head_ = req.method() == http::verb::head;
 
     switch (r.kind) {
         case route_kind::bad_target:
@@ -115,6 +117,7 @@ void http_session::respond(http::status status, std::string body, bool keep_aliv
     res_->body() = std::move(body);
     res_->keep_alive(keep_alive);
     res_->prepare_payload();
+    if (head_) res_->body().clear();  // HEAD: the headers of a GET, Content-Length included
     // The response is written after this function returns, so callers may add headers.
     net::post(stream_.get_executor(), [self = shared_from_this(), keep_alive] {
         self->stream_.expires_after(self->ctx_.cfg.handshake_timeout);

@@ -32,6 +32,7 @@ private:
     server_context& ctx_;
     std::optional<http::request_parser<http::empty_body>> parser_;
     std::optional<http::response<http::string_body>> res_;
+    bool head_ = false;  // the request being answered is a HEAD
 };
 
 }  // namespace wsgate

@@ -61,19 +61,27 @@ def redis_port():
 
 
 @pytest.fixture(scope="module")
-def gateway(redis_port):
+def gateway_log(tmp_path_factory):
+    return tmp_path_factory.mktemp("gateway") / "wsgate.log"
+
+
+@pytest.fixture(scope="module")
+def gateway(redis_port, gateway_log):
     exe = os.environ["WSGATE_BINARY"]
+    log = open(gateway_log, "wb")
+    # Debug level: the log must stay free of tokens even at its most verbose.
     proc = subprocess.Popen([exe, "--listen", "127.0.0.1:0", "--redis-url",
                              f"redis://127.0.0.1:{redis_port}", "--jwt-secret", SECRET,
-                             "--threads", "2"], stderr=subprocess.PIPE, text=True)
+                             "--threads", "2", "--log-level", "debug"], stderr=log)
     port = None
-    deadline = time.monotonic() + 10
-    while port is None and time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        m = re.search(r"\blistening\b.*\bport=(\d+)", line)
-        if m:
-            port = int(m.group(1))
-    assert port, "gateway did not report its port"
+
+    def reported():
+        nonlocal port
+        m = re.search(r"\blistening\b.*\bport=(\d+)", gateway_log.read_text())
+        port = int(m.group(1)) if m else None
+        return port is not None
+
+    wait_for(reported, what="the gateway to report its port")
 
     def ready():
         try:
@@ -85,6 +93,7 @@ def gateway(redis_port):
     yield port
     proc.terminate()
     assert proc.wait(10) == 0
+    log.close()
 
 
 def token(user, ttl="1h", extra=()):
@@ -162,3 +171,20 @@ def test_subscription_is_released_when_the_last_connection_goes(gateway, redis_p
         await b.close()
     run(go())
     wait_for(lambda: numsub() == 0, what="PUBSUB NUMSUB to reach 0")
+
+
+def test_tokens_and_query_strings_never_reach_the_log(gateway, gateway_log):
+    tok = token("py-frank")
+
+    async def go():
+        async with websockets.connect(url(gateway, "py-frank", tok)) as ws:
+            await ws.ping()
+        async with websockets.connect(url(gateway, "py-other", tok)) as ws:
+            with pytest.raises(websockets.ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 5)
+    run(go())
+    text = gateway_log.read_text()
+    signature = tok.rsplit(".", 1)[1]
+    assert "listening" in text
+    assert signature not in text
+    assert "token=" not in text
