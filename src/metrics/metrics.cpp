@@ -5,6 +5,7 @@
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
+#include <span>
 #include <sstream>
 
 #include "auth/authorize.hpp"
@@ -14,8 +15,8 @@ namespace wsgate {
 namespace {
 
 constexpr const char* drop_labels[] = {"slow_consumer", "invalid_utf8", "closing"};
-constexpr const char* reject_labels[] = {"not_found",        "upgrade_required", "method_not_allowed",
-                                         "bad_request",      "header_too_large", "timeout"};
+constexpr const char* reject_labels[] = {"not_found",   "upgrade_required", "method_not_allowed",
+                                         "bad_request", "header_too_large", "timeout"};
 constexpr const char* close_labels[] = {"slow_consumer", "shutdown", "subscribe_timeout",
                                         "client_protocol", "ping_timeout"};
 static_assert(std::size(drop_labels) == static_cast<std::size_t>(drop_reason::count_));
@@ -27,15 +28,18 @@ using family = prometheus::MetricFamily;
 template <class Field>
 double sum(const std::vector<std::unique_ptr<shard_metrics>>& shards, Field field) {
     double total = 0;
-    for (const auto& s : shards) total += static_cast<double>(field(*s).load(std::memory_order_relaxed));
+    for (const auto& s : shards)
+        total += static_cast<double>(field(*s).load(std::memory_order_relaxed));
     return total;
 }
 
 family scalar(std::string name, std::string help, prometheus::MetricType type, double value) {
     family f{std::move(name), std::move(help), type, {}};
     prometheus::ClientMetric m;
-    if (type == prometheus::MetricType::Counter) m.counter.value = value;
-    else m.gauge.value = value;
+    if (type == prometheus::MetricType::Counter)
+        m.counter.value = value;
+    else
+        m.gauge.value = value;
     f.metric.push_back(std::move(m));
     return f;
 }
@@ -69,62 +73,77 @@ std::string metrics_registry::render() const {
         out.push_back(scalar(name, help, MetricType::Gauge, sum(shards_, field)));
     };
 
-    gauge("wsgate_connections", "Open WebSocket connections.",
-          [](auto& s) -> auto& { return s.connections; });
-    counter("wsgate_connections_total", "WebSocket connections authorized and opened.",
-            [](auto& s) -> auto& { return s.connections_total; });
-    gauge("wsgate_users", "Distinct users with an open connection, counted per shard.",
-          [](auto& s) -> auto& { return s.users; });
-    gauge("wsgate_queued_bytes", "Payload bytes waiting in per-connection send queues.",
-          [](auto& s) -> auto& { return s.queued_bytes; });
-    counter("wsgate_redis_messages_total", "Messages received from Redis Pub/Sub.",
-            [](auto& s) -> auto& { return s.redis_messages_total; });
-    counter("wsgate_messages_delivered_total", "WebSocket frames written to clients.",
-            [](auto& s) -> auto& { return s.messages_delivered_total; });
-    counter("wsgate_bytes_sent_total", "Payload bytes written to clients.",
-            [](auto& s) -> auto& { return s.bytes_sent_total; });
+    gauge(
+        "wsgate_connections", "Open WebSocket connections.",
+        [](auto& s) -> auto& { return s.connections; });
+    counter(
+        "wsgate_connections_total", "WebSocket connections authorized and opened.",
+        [](auto& s) -> auto& { return s.connections_total; });
+    gauge(
+        "wsgate_users", "Distinct users with an open connection, counted per shard.",
+        [](auto& s) -> auto& { return s.users; });
+    gauge(
+        "wsgate_queued_bytes", "Payload bytes waiting in per-connection send queues.",
+        [](auto& s) -> auto& { return s.queued_bytes; });
+    counter(
+        "wsgate_redis_messages_total", "Messages received from Redis Pub/Sub.",
+        [](auto& s) -> auto& { return s.redis_messages_total; });
+    counter(
+        "wsgate_messages_delivered_total", "WebSocket frames written to clients.",
+        [](auto& s) -> auto& { return s.messages_delivered_total; });
+    counter(
+        "wsgate_bytes_sent_total", "Payload bytes written to clients.",
+        [](auto& s) -> auto& { return s.bytes_sent_total; });
 
-    family dropped{"wsgate_messages_dropped_total", "Messages not delivered to a connection, by reason.",
-                   MetricType::Counter, {}};
-    for (std::size_t r = 0; r < std::size(drop_labels); ++r)
-        add_labelled(dropped, "reason", drop_labels[r],
-                     sum(shards_, [r](auto& s) -> auto& { return s.messages_dropped_total[r]; }));
-    out.push_back(std::move(dropped));
+    // A counter family with one series per label value; `array` picks the shard array.
+    auto labelled = [&](const char* name, const char* help, const char* label,
+                        std::span<const char* const> values, auto array) {
+        family f{name, help, MetricType::Counter, {}};
+        for (std::size_t i = 0; i < values.size(); ++i)
+            add_labelled(f, label, values[i],
+                         sum(
+                             shards_, [&](auto& s) -> auto& { return array(s)[i]; }));
+        out.push_back(std::move(f));
+    };
+    labelled(
+        "wsgate_messages_dropped_total", "Messages not delivered to a connection, by reason.",
+        "reason", drop_labels, [](auto& s) -> auto& { return s.messages_dropped_total; });
 
-    family auth{"wsgate_auth_failures_total", "Upgrades refused with close code 1008, by reason.",
-                MetricType::Counter, {}};
-    for (int e = static_cast<int>(errc::token_missing); e <= static_cast<int>(errc::client_id_mismatch); ++e) {
-        auto label = auth::metric_reason(make_error_code(static_cast<errc>(e)));
+    // Auth failures are indexed by errc value; the labels come from auth::metric_reason.
+    std::vector<std::string> auth_names(static_cast<std::size_t>(errc::client_id_mismatch) + 1);
+    std::vector<const char*> auth_labels(auth_names.size(), nullptr);
+    for (int e = static_cast<int>(errc::token_missing);
+         e <= static_cast<int>(errc::client_id_mismatch); ++e) {
         auto i = static_cast<std::size_t>(e);
-        add_labelled(auth, "reason", std::string(label).c_str(),
-                     sum(shards_, [i](auto& s) -> auto& { return s.auth_failures_total[i]; }));
+        auth_names[i] = auth::metric_reason(make_error_code(static_cast<errc>(e)));
+        auth_labels[i] = auth_names[i].c_str();
     }
-    out.push_back(std::move(auth));
+    labelled("wsgate_auth_failures_total", "Upgrades refused with close code 1008, by reason.",
+             "reason", std::span(auth_labels).subspan(1),
+             [](auto& s) { return std::span(s.auth_failures_total).subspan(1); });
 
-    family rejected{"wsgate_http_rejected_total", "HTTP requests answered without an upgrade, by reason.",
-                    MetricType::Counter, {}};
-    for (std::size_t r = 0; r < std::size(reject_labels); ++r)
-        add_labelled(rejected, "reason", reject_labels[r],
-                     sum(shards_, [r](auto& s) -> auto& { return s.http_rejected_total[r]; }));
-    out.push_back(std::move(rejected));
-
-    family closes{"wsgate_closes_total", "WebSocket connections closed by the gateway, by cause.",
-                  MetricType::Counter, {}};
-    for (std::size_t r = 0; r < std::size(close_labels); ++r)
-        add_labelled(closes, "cause", close_labels[r],
-                     sum(shards_, [r](auto& s) -> auto& { return s.closes_total[r]; }));
-    out.push_back(std::move(closes));
+    labelled(
+        "wsgate_http_rejected_total", "HTTP requests answered without an upgrade, by reason.",
+        "reason", reject_labels, [](auto& s) -> auto& { return s.http_rejected_total; });
+    labelled(
+        "wsgate_closes_total", "WebSocket connections closed by the gateway, by cause.", "cause",
+        close_labels, [](auto& s) -> auto& { return s.closes_total; });
 
     double up = 1;
-    for (const auto& s : shards_) up = std::min(up, static_cast<double>(s->redis_up.load(std::memory_order_relaxed)));
-    out.push_back(scalar("wsgate_redis_up", "1 when every shard's Redis link is connected and subscribed.",
+    for (const auto& s : shards_)
+        up = std::min(up, static_cast<double>(s->redis_up.load(std::memory_order_relaxed)));
+    out.push_back(scalar("wsgate_redis_up",
+                         "1 when every shard's Redis link is connected and subscribed.",
                          MetricType::Gauge, shards_.empty() ? 0 : up));
-    counter("wsgate_redis_reconnects_total", "Redis subscriber connections re-established.",
-            [](auto& s) -> auto& { return s.redis_reconnects_total; });
-    counter("wsgate_redis_resubscribed_total", "Channels subscribed again after a reconnect.",
-            [](auto& s) -> auto& { return s.redis_resubscribed_total; });
-    gauge("wsgate_redis_channels", "Channels subscribed, summed over shard connections.",
-          [](auto& s) -> auto& { return s.redis_channels; });
+    counter(
+        "wsgate_redis_reconnects_total", "Redis subscriber connections re-established.",
+        [](auto& s) -> auto& { return s.redis_reconnects_total; });
+    counter(
+        "wsgate_redis_resubscribed_total", "Channels subscribed again after a reconnect.",
+        [](auto& s) -> auto& { return s.redis_resubscribed_total; });
+    gauge(
+        "wsgate_redis_channels", "Channels subscribed, summed over shard connections.",
+        [](auto& s) -> auto& { return s.redis_channels; });
     out.push_back(scalar("wsgate_shards", "Event-loop shards (threads).", MetricType::Gauge,
                          static_cast<double>(shards_.size())));
 
