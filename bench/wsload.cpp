@@ -1,0 +1,1243 @@
+// wsgate-load: a load generator for the wsgate gateway that stays out of its way.
+//
+// Algorithm. One process, one thread, one Asio event loop. U users × C connections are
+// opened as Beast `websocket::stream<tcp::socket>` clients (no TLS, no compression), at most
+// K handshakes in flight; each socket is bound to a source address taken round-robin from
+// --source-ips (127.0.0.2…, so ephemeral ports do not run out) before it connects to
+// /ws/v1/status/{user}?token=JWT, the token minted once per user with
+// wsgate::auth::mint_hs256. The gateway answers 101 only after Redis confirmed the user's
+// channel, so an open connection is a subscribed one. Every client keeps one async_read
+// pending (it also answers the gateway's pings) and reads into a flat_buffer capped at
+// --payload-bytes + 64. Messages are published on one pipelined Redis connection driven by
+// the same loop: PUBLISH commands are formatted with hiredis's redisFormatCommandArgv,
+// written in batches, and the integer replies parsed with hiredis's reader; at most
+// --pipeline commands are unanswered at any time.
+//
+// Modes and parameters (defaults in --help):
+//   connect  --users U --conns-per-user C --concurrency K --hold S: connect everything, then
+//            hold for S seconds sampling the gateway's VmRSS (/proc/<pid>/status, summed over
+//            --gateway-pid) and Redis `INFO clients`. RSS "before" is taken before the first
+//            connect, "after" at the end of the hold.
+//   fanout   connect as above, then publish --messages M payloads of --payload-bytes to
+//            users drawn uniformly at random (--seed), as fast as the pipeline allows or at
+//            --rate msgs/s; optionally keep at most --max-backlog deliveries outstanding.
+//            Expected deliveries = Σ open connections of each message's user at publish
+//            time. The clock stops at the last delivery once all arrived, or when nothing
+//            arrived for --drain-timeout. Gateway CPU = Δ(utime+stime) of /proc/<pid>/stat
+//            over publish start → drain end; alongside it the generator's own CPU, Redis's
+//            (INFO cpu), each process's run-queue wait (/proc/<pid>/task/*/schedstat: time
+//            runnable but not running, i.e. a shared core), per-core busy fractions
+//            (/proc/stat), Redis's peak output buffer toward the gateway (INFO clients), and a
+//            timeline of deliveries every 100 ms.
+//   latency  connect, then publish at a fixed --rate for --duration seconds; each payload
+//            starts with the CLOCK_MONOTONIC time of its formatting in ns (20 digits), and
+//            the client records receive − publish (same machine, same clock). Reports
+//            p50/p90/p99/p99.9/max. The publish side and the receive side share this one
+//            thread, so the figures include up to one loop turn of the generator.
+//
+// Limits. This machine caps every process at 20,000 open files, so one wsgate-load refuses
+// more than 19,500 connections; run several processes with disjoint --user-offset ranges for
+// more (no cross-process coordination yet: the lead merges their JSON lines). Only 127/8
+// addresses are accepted for the gateway, Redis and the source addresses.
+//
+// Output. One JSON line on stdout with every parameter and result (machine-readable), and a
+// short human table on stderr. Exit status 0 when the run completed (check "lost" and
+// "failures"), 1 on a setup error, 2 on bad flags.
+#include <arpa/inet.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <array>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/json.hpp>
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "auth/token_minter.hpp"
+#include "redis/channel.hpp"
+#include "redis/redis_url.hpp"
+
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = boost::beast::websocket;
+namespace json = boost::json;
+using tcp = net::ip::tcp;
+using error_code = boost::system::error_code;
+using steady = std::chrono::steady_clock;
+
+constexpr std::size_t max_conns_per_process = 19'500;  // the hard cap is 20,000 fds
+
+// --- parameters -----------------------------------------------------------------------------
+
+struct options {
+    std::string mode;
+    std::uint32_t users = 1000;
+    std::uint32_t conns_per_user = 1;
+    std::uint32_t concurrency = 200;
+    std::uint64_t user_offset = 0;
+    std::string user_prefix = "u";
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 8080;
+    std::string secret;
+    std::string source_ips = "127.0.0.2-127.0.0.40";
+    std::string redis_url = "redis://127.0.0.1:6379";
+    std::vector<int> gateway_pids;
+    double connect_timeout = 10;
+    double settle = 0.5;
+    double hold = 0;
+    std::uint64_t messages = 100'000;
+    std::uint32_t payload_bytes = 64;
+    double rate = 0;  // msgs/s; 0 = as fast as the pipeline allows
+    std::uint32_t pipeline = 1000;
+    std::uint64_t max_backlog = 0;  // outstanding deliveries; 0 = unbounded
+    double drain_timeout = 10;
+    double duration = 10;
+    std::uint64_t seed = 1;
+};
+
+// --- small helpers ---------------------------------------------------------------------------
+
+double seconds_since(steady::time_point t0, steady::time_point t1 = steady::now()) {
+    return std::chrono::duration<double>(t1 - t0).count();
+}
+
+std::uint64_t monotonic_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull +
+           static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+bool is_loopback(const net::ip::address_v4& a) { return (a.to_uint() >> 24) == 127; }
+
+net::ip::address_v4 loopback_address(const std::string& text, const char* flag) {
+    std::string t = text == "localhost" ? "127.0.0.1" : text;
+    error_code ec;
+    auto a = net::ip::make_address_v4(t, ec);
+    if (ec || !is_loopback(a))
+        throw std::invalid_argument(std::string(flag) + ": '" + text + "' is not a 127/8 address");
+    return a;
+}
+
+/// "127.0.0.2-127.0.0.40" or "127.0.0.2,127.0.0.3" (ranges and single addresses may mix).
+std::vector<net::ip::address_v4> parse_source_ips(const std::string& text) {
+    std::vector<net::ip::address_v4> out;
+    std::stringstream in(text);
+    for (std::string item; std::getline(in, item, ',');) {
+        if (item.empty()) continue;
+        auto dash = item.find('-');
+        if (dash == std::string::npos) {
+            out.push_back(loopback_address(item, "--source-ips"));
+            continue;
+        }
+        auto lo = loopback_address(item.substr(0, dash), "--source-ips").to_uint();
+        auto hi = loopback_address(item.substr(dash + 1), "--source-ips").to_uint();
+        if (hi < lo || hi - lo > 65535)
+            throw std::invalid_argument("--source-ips: bad range '" + item + "'");
+        for (auto a = lo; a <= hi; ++a) out.emplace_back(a);
+    }
+    if (out.empty()) throw std::invalid_argument("--source-ips: no address given");
+    return out;
+}
+
+std::optional<long> rss_kb(int pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    return std::nullopt;
+}
+
+/// utime + stime of `pid` in seconds, from /proc/<pid>/stat (fields 14 and 15).
+std::optional<double> cpu_seconds(int pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto paren = all.rfind(')');
+    if (paren == std::string::npos) return std::nullopt;
+    std::istringstream fields(all.substr(paren + 2));  // field 3 (state) onwards
+    std::string f;
+    unsigned long long utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && fields >> f; ++i) {
+        if (i == 14) utime = std::stoull(f);
+        if (i == 15) stime = std::stoull(f);
+    }
+    return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+/// Summed over pids; nothing when no pid is given or one cannot be read.
+template <class F>
+auto sum_over(const std::vector<int>& pids, F f) -> decltype(f(0)) {
+    if (pids.empty()) return std::nullopt;
+    typename decltype(f(0))::value_type total{};
+    for (int p : pids) {
+        auto v = f(p);
+        if (!v) return std::nullopt;
+        total += *v;
+    }
+    return total;
+}
+
+/// Seconds on a CPU and seconds runnable but waiting for one (other processes on the core),
+/// summed over the threads of `pid` (/proc/<pid>/task/*/schedstat).
+struct sched_times {
+    double run_s = 0, wait_s = 0;
+    sched_times& operator+=(const sched_times& o) {
+        run_s += o.run_s;
+        wait_s += o.wait_s;
+        return *this;
+    }
+};
+std::optional<sched_times> sched_of(int pid) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    sched_times t;
+    bool any = false;
+    for (const auto& e : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+        std::ifstream in(e.path() / "schedstat");
+        unsigned long long run = 0, wait = 0;
+        if (in >> run >> wait) {
+            t.run_s += static_cast<double>(run) / 1e9;
+            t.wait_s += static_cast<double>(wait) / 1e9;
+            any = true;
+        }
+    }
+    return any ? std::optional<sched_times>(t) : std::nullopt;
+}
+
+/// Busy and total jiffies of every core, from /proc/stat (busy excludes idle and iowait).
+std::vector<std::pair<unsigned long long, unsigned long long>> core_jiffies() {
+    std::vector<std::pair<unsigned long long, unsigned long long>> out;
+    std::ifstream in("/proc/stat");
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind("cpu", 0) != 0 || line.size() < 4 ||
+            !std::isdigit(static_cast<unsigned char>(line[3])))
+            continue;
+        std::istringstream f(line.substr(line.find(' ')));
+        unsigned long long v[8] = {}, total = 0;
+        for (auto& x : v) {
+            f >> x;
+            total += x;
+        }
+        out.emplace_back(total - v[3] - v[4], total);
+    }
+    return out;
+}
+
+/// Busy fraction of each core between two core_jiffies() samples.
+json::array core_busy(const std::vector<std::pair<unsigned long long, unsigned long long>>& a,
+                      const std::vector<std::pair<unsigned long long, unsigned long long>>& b) {
+    json::array out;
+    for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+        auto total = b[i].second - a[i].second;
+        out.push_back(total ? static_cast<double>(b[i].first - a[i].first) /
+                                  static_cast<double>(total)
+                            : 0.0);
+    }
+    return out;
+}
+
+double self_cpu_seconds() {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    auto tv = [](timeval t) {
+        return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+    };
+    return tv(ru.ru_utime) + tv(ru.ru_stime);
+}
+
+template <class T>
+json::value opt_json(const std::optional<T>& v) {
+    return v ? json::value(*v) : json::value(nullptr);
+}
+
+double percentile(const std::vector<std::uint64_t>& sorted, double p) {
+    if (sorted.empty()) return 0;
+    auto idx = static_cast<std::size_t>(p / 100.0 * static_cast<double>(sorted.size() - 1) + 0.5);
+    return static_cast<double>(sorted[std::min(idx, sorted.size() - 1)]);
+}
+
+// --- Redis INFO over a plain synchronous hiredis connection (off the hot path) -------------
+
+class redis_info {
+public:
+    explicit redis_info(const wsgate::redis::redis_endpoint& ep) {
+        timeval tv{2, 0};
+        ctx_ = redisConnectWithTimeout(ep.host.c_str(), ep.port, tv);
+        if (!ctx_ || ctx_->err) {
+            error_ = ctx_ ? ctx_->errstr : "cannot allocate a hiredis context";
+            if (ctx_) redisFree(ctx_);
+            ctx_ = nullptr;
+            return;
+        }
+        if (!ep.password.empty()) {
+            auto* r = ep.username.empty() ? redisCommand(ctx_, "AUTH %s", ep.password.c_str())
+                                          : redisCommand(ctx_, "AUTH %s %s", ep.username.c_str(),
+                                                         ep.password.c_str());
+            if (r) freeReplyObject(r);
+        }
+        redisSetTimeout(ctx_, tv);
+    }
+    ~redis_info() {
+        if (ctx_) redisFree(ctx_);
+    }
+    redis_info(const redis_info&) = delete;
+    redis_info& operator=(const redis_info&) = delete;
+
+    bool ok() const { return ctx_ != nullptr; }
+    const std::string& error() const { return error_; }
+
+    /// The numeric field `key` of `INFO section`.
+    std::optional<double> get(const char* section, const std::string& key) {
+        if (!ctx_) return std::nullopt;
+        auto* r = static_cast<redisReply*>(redisCommand(ctx_, "INFO %s", section));
+        if (!r) return std::nullopt;
+        std::optional<double> out;
+        if (r->type == REDIS_REPLY_STRING) {
+            std::istringstream in(std::string(r->str, r->len));
+            for (std::string line; std::getline(in, line);) {
+                if (line.rfind(key + ":", 0) == 0) {
+                    out = std::stod(line.substr(key.size() + 1));
+                    break;
+                }
+            }
+        }
+        freeReplyObject(r);
+        return out;
+    }
+    std::optional<long> clients() {
+        auto v = get("clients", "connected_clients");
+        return v ? std::optional<long>(static_cast<long>(*v)) : std::nullopt;
+    }
+    std::optional<double> cpu() {
+        auto s = get("cpu", "used_cpu_sys");
+        auto u = get("cpu", "used_cpu_user");
+        if (!s || !u) return std::nullopt;
+        return *s + *u;
+    }
+
+private:
+    redisContext* ctx_ = nullptr;
+    std::string error_;
+};
+
+// --- the load generator -----------------------------------------------------------------------
+
+enum class cstate : std::uint8_t { idle, connecting, open, closed };
+
+struct client {
+    client(net::io_context& ioc, std::uint32_t u, std::size_t read_limit)
+        : ws(ioc), buf(read_limit), user(u) {}
+    websocket::stream<tcp::socket> ws;
+    beast::flat_buffer buf;
+    std::unique_ptr<net::steady_timer> deadline;         // during the connect only
+    std::unique_ptr<websocket::response_type> response;  // during the handshake only
+    steady::time_point started{};
+    std::uint32_t user;
+    std::uint32_t received = 0;
+    cstate state = cstate::idle;
+    bool timed_out = false;
+};
+
+class load {
+public:
+    load(options o, std::vector<net::ip::address_v4> sources, wsgate::redis::redis_endpoint redis)
+        : o_(std::move(o)),
+          sources_(std::move(sources)),
+          redis_ep_(std::move(redis)),
+          server_(loopback_address(o_.host, "--host"), o_.port),
+          pub_socket_(ioc_) {}
+
+    int run();
+
+private:
+    // connect phase
+    void build_clients();
+    void start_more();
+    void start_connect(client& c, std::size_t index);
+    void connect_failed(client& c, error_code ec, bool handshake);
+    void connect_succeeded(client& c);
+    void finish_attempt(client& c);
+    void read_next(client& c);
+    void on_read(client& c, error_code ec);
+    std::string user_id(std::uint32_t u) const {
+        return o_.user_prefix + std::to_string(o_.user_offset + u);
+    }
+    std::string failure_kind(const client& c, error_code ec) const;
+
+    // publisher
+    bool publisher_connect(std::string& err);
+    void publish_one();
+    void pump();
+    void flush_out();
+    void read_replies();
+
+    net::awaitable<void> main_flow();
+    net::awaitable<void> sleep_for(double s) {
+        net::steady_timer t(ioc_);
+        t.expires_after(
+            std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(s)));
+        co_await t.async_wait(net::as_tuple(net::use_awaitable));
+    }
+    net::awaitable<void> connect_all();
+    net::awaitable<void> hold();
+    net::awaitable<void> publish_and_drain();
+
+    void report();
+
+    options o_;
+    std::vector<net::ip::address_v4> sources_;
+    wsgate::redis::redis_endpoint redis_ep_;
+    tcp::endpoint server_;
+    net::io_context ioc_{1};
+    std::unique_ptr<redis_info> info_;
+    std::vector<std::string> tokens_;
+    std::vector<std::unique_ptr<client>> clients_;
+    std::vector<std::uint32_t> open_per_user_;
+    bool stopping_ = false;
+    int exit_code_ = 0;
+
+    // connect results
+    std::size_t next_ = 0, inflight_ = 0;
+    std::uint64_t connected_ = 0, open_ = 0;
+    std::map<std::string, std::uint64_t> failures_, closes_;
+    std::vector<std::uint64_t> connect_us_;
+    steady::time_point t_connect0_{}, t_last_connect_{};
+    std::optional<long> rss_before_, rss_after_connect_, rss_after_, rss_max_, rss_after_publish_;
+    std::optional<long> redis_clients_before_, redis_clients_after_;
+    std::optional<double> redis_channels_;
+    long self_rss_before_ = 0, self_rss_after_ = 0;
+    double connect_elapsed_ = 0;
+    std::uint64_t open_after_connect_ = 0;
+    std::optional<double> connect_gw_cpu_;
+    double connect_self_cpu_ = 0;
+
+    // publish results
+    tcp::socket pub_socket_;
+    redisReader* reader_ = nullptr;
+    std::string out_, writing_;
+    std::array<char, 64 * 1024> rbuf_{};
+    bool write_busy_ = false;
+    std::uint64_t sent_ = 0, acked_ = 0, zero_receivers_ = 0, reply_errors_ = 0;
+    std::uint64_t target_ = 0;  // messages to publish (fanout) or 0 = until stop_publishing_
+    bool stop_publishing_ = false;
+    std::uint64_t expected_ = 0, received_ = 0;
+    std::vector<std::uint32_t> published_per_user_;
+    std::mt19937_64 rng_;
+    steady::time_point t_pub0_{}, t_pub_end_{}, t_last_rx_{}, t_drain_end_{};
+    std::string payload_tail_;
+    std::vector<std::uint64_t> latencies_ns_;
+    std::uint64_t latency_cap_ = 0;
+    std::optional<double> gw_cpu0_, gw_cpu1_, redis_cpu0_, redis_cpu1_;
+    double self_cpu0_ = 0, self_cpu1_ = 0;
+    std::optional<sched_times> gw_sched0_, gw_sched1_, self_sched0_, self_sched1_;
+    std::vector<std::pair<unsigned long long, unsigned long long>> cores0_, cores1_;
+    std::optional<double> redis_max_obuf_;
+    json::array timeline_;  // [seconds since publish start, messages received so far]
+    bool drained_ = false;
+    bool latency_mode_ = false;
+};
+
+void load::build_clients() {
+    std::size_t limit = o_.payload_bytes + 64;
+    tokens_.reserve(o_.users);
+    for (std::uint32_t u = 0; u < o_.users; ++u)
+        tokens_.push_back(wsgate::auth::mint_hs256(o_.secret, user_id(u), std::chrono::hours(24)));
+    clients_.reserve(std::size_t{o_.users} * o_.conns_per_user);
+    // Interleave users so that each user's connections are spread over the run.
+    for (std::uint32_t k = 0; k < o_.conns_per_user; ++k)
+        for (std::uint32_t u = 0; u < o_.users; ++u)
+            clients_.push_back(std::make_unique<client>(ioc_, u, limit));
+    open_per_user_.assign(o_.users, 0);
+    published_per_user_.assign(o_.users, 0);
+    connect_us_.reserve(clients_.size());
+}
+
+void load::start_more() {
+    while (inflight_ < o_.concurrency && next_ < clients_.size()) {
+        auto i = next_++;
+        start_connect(*clients_[i], i);
+    }
+}
+
+std::string load::failure_kind(const client& c, error_code ec) const {
+    if (c.timed_out) return "timeout";
+    if (ec == net::error::connection_refused) return "refused";
+    if (ec == net::error::connection_reset) return "reset";
+    if (ec == net::error::eof || ec == beast::http::error::end_of_stream) return "eof";
+    if (ec == net::error::no_descriptors) return "no_descriptors";
+    if (ec == net::error::address_in_use || ec == boost::system::errc::address_not_available)
+        return "no_source_port";
+    if (ec == websocket::error::upgrade_declined && c.response)
+        return "http_" + std::to_string(c.response->result_int());
+    return ec.message();
+}
+
+void load::start_connect(client& c, std::size_t index) {
+    ++inflight_;
+    c.state = cstate::connecting;
+    c.started = steady::now();
+    auto& sock = c.ws.next_layer();
+    error_code ec;
+    sock.open(tcp::v4(), ec);
+    if (!ec) {
+        // Let connect() pick the port per (source, destination) instead of bind().
+        int one = 1;
+        ::setsockopt(sock.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+        sock.bind(tcp::endpoint(sources_[index % sources_.size()], 0), ec);
+    }
+    if (ec) {
+        // Report from the loop, not from inside start_more().
+        net::post(ioc_, [this, &c, ec] { connect_failed(c, ec, false); });
+        return;
+    }
+    websocket::stream_base::timeout t{};
+    t.handshake_timeout = websocket::stream_base::none();  // our own deadline covers it
+    t.idle_timeout = websocket::stream_base::none();
+    t.keep_alive_pings = false;
+    c.ws.set_option(t);
+    c.ws.write_buffer_bytes(256);  // clients only send control frames
+    c.ws.read_message_max(o_.payload_bytes + 64);
+    c.deadline = std::make_unique<net::steady_timer>(ioc_);
+    c.deadline->expires_after(std::chrono::duration_cast<steady::duration>(
+        std::chrono::duration<double>(o_.connect_timeout)));
+    c.deadline->async_wait([&c](error_code e) {
+        if (e || c.state != cstate::connecting) return;
+        c.timed_out = true;
+        error_code ignored;
+        c.ws.next_layer().close(ignored);
+    });
+    sock.async_connect(server_, [this, &c](error_code e) {
+        if (e) return connect_failed(c, e, false);
+        c.response = std::make_unique<websocket::response_type>();
+        auto target = "/ws/v1/status/" + user_id(c.user) + "?token=" + tokens_[c.user];
+        auto host = o_.host + ":" + std::to_string(o_.port);
+        c.ws.async_handshake(*c.response, host, target, [this, &c](error_code he) {
+            if (he) return connect_failed(c, he, true);
+            connect_succeeded(c);
+        });
+    });
+}
+
+void load::finish_attempt(client& c) {
+    if (c.deadline) c.deadline->cancel();
+    c.deadline.reset();
+    c.response.reset();
+    --inflight_;
+    start_more();
+}
+
+void load::connect_failed(client& c, error_code ec, bool) {
+    ++failures_[failure_kind(c, ec)];
+    c.state = cstate::closed;
+    error_code ignored;
+    c.ws.next_layer().close(ignored);
+    finish_attempt(c);
+}
+
+void load::connect_succeeded(client& c) {
+    auto now = steady::now();
+    c.state = cstate::open;
+    connect_us_.push_back(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(now - c.started).count()));
+    ++connected_;
+    ++open_;
+    ++open_per_user_[c.user];
+    t_last_connect_ = now;
+    finish_attempt(c);
+    read_next(c);
+}
+
+void load::read_next(client& c) {
+    c.ws.async_read(c.buf, [this, &c](error_code ec, std::size_t) { on_read(c, ec); });
+}
+
+void load::on_read(client& c, error_code ec) {
+    if (ec) {
+        if (c.state == cstate::open) {
+            c.state = cstate::closed;
+            --open_;
+            --open_per_user_[c.user];
+            if (!stopping_) {
+                std::string kind = ec == websocket::error::closed
+                                       ? "close_" + std::to_string(c.ws.reason().code)
+                                       : failure_kind(c, ec);
+                ++closes_[kind];
+            }
+        }
+        return;
+    }
+    auto now = steady::now();
+    ++c.received;
+    ++received_;
+    t_last_rx_ = now;
+    if (latency_mode_ && latencies_ns_.size() < latency_cap_) {
+        auto data = c.buf.cdata();
+        const char* p = static_cast<const char*>(data.data());
+        if (data.size() >= 20) {
+            std::uint64_t sent_ns = 0;
+            for (int i = 0; i < 20; ++i)
+                sent_ns = sent_ns * 10 + static_cast<std::uint64_t>(p[i] - '0');
+            auto now_ns = monotonic_ns();
+            latencies_ns_.push_back(now_ns > sent_ns ? now_ns - sent_ns : 0);
+        }
+    }
+    c.buf.consume(c.buf.size());
+    read_next(c);
+}
+
+// --- publisher: Asio socket + hiredis formatting and reply parsing ---------------------------
+
+bool load::publisher_connect(std::string& err) {
+    error_code ec;
+    auto addr = loopback_address(redis_ep_.host, "--redis-url");
+    pub_socket_.connect(tcp::endpoint(addr, redis_ep_.port), ec);
+    if (ec) {
+        err = "cannot connect to Redis for publishing: " + ec.message();
+        return false;
+    }
+    pub_socket_.set_option(tcp::no_delay(true));
+    reader_ = redisReaderCreate();
+    std::size_t skip = 0;
+    auto append = [&](std::vector<std::string> args) {
+        std::vector<const char*> argv;
+        std::vector<std::size_t> lens;
+        for (auto& a : args) {
+            argv.push_back(a.data());
+            lens.push_back(a.size());
+        }
+        char* cmd = nullptr;
+        int n =
+            redisFormatCommandArgv(&cmd, static_cast<int>(argv.size()), argv.data(), lens.data());
+        out_.append(cmd, static_cast<std::size_t>(n));
+        redisFreeCommand(cmd);
+        ++skip;
+    };
+    if (!redis_ep_.password.empty()) {
+        if (redis_ep_.username.empty())
+            append({"AUTH", redis_ep_.password});
+        else
+            append({"AUTH", redis_ep_.username, redis_ep_.password});
+    }
+    if (redis_ep_.db != 0) append({"SELECT", std::to_string(redis_ep_.db)});
+    append({"CLIENT", "SETNAME", "wsgate-load-publisher"});
+    // The handshake is answered before any PUBLISH is written: do it synchronously.
+    net::write(pub_socket_, net::buffer(out_), ec);
+    out_.clear();
+    while (!ec && skip > 0) {
+        auto n = pub_socket_.read_some(net::buffer(rbuf_), ec);
+        if (ec) break;
+        redisReaderFeed(reader_, rbuf_.data(), n);
+        void* r = nullptr;
+        while (skip > 0 && redisReaderGetReply(reader_, &r) == REDIS_OK && r) {
+            auto* reply = static_cast<redisReply*>(r);
+            if (reply->type == REDIS_REPLY_ERROR) err = std::string(reply->str, reply->len);
+            freeReplyObject(reply);
+            --skip;
+        }
+    }
+    if (ec) err = "Redis handshake: " + ec.message();
+    if (!err.empty()) return false;
+    read_replies();
+    return true;
+}
+
+void load::publish_one() {
+    auto u = static_cast<std::uint32_t>(rng_() % o_.users);
+    auto channel = wsgate::channel_for_user(user_id(u));
+    // First 20 bytes: CLOCK_MONOTONIC ns; then the sequence number; then 'x' padding. Text,
+    // valid UTF-8, exactly --payload-bytes long.
+    char head[48];
+    int n = std::snprintf(head, sizeof head, "%020llu %llu ",
+                          static_cast<unsigned long long>(monotonic_ns()),
+                          static_cast<unsigned long long>(sent_));
+    std::string payload(head, static_cast<std::size_t>(n));
+    if (payload.size() < o_.payload_bytes)
+        payload.append(o_.payload_bytes - payload.size(), 'x');
+    else
+        payload.resize(o_.payload_bytes);
+    const char* argv[3] = {"PUBLISH", channel.data(), payload.data()};
+    std::size_t lens[3] = {7, channel.size(), payload.size()};
+    char* cmd = nullptr;
+    int len = redisFormatCommandArgv(&cmd, 3, argv, lens);
+    out_.append(cmd, static_cast<std::size_t>(len));
+    redisFreeCommand(cmd);
+    ++sent_;
+    ++published_per_user_[u];
+    expected_ += open_per_user_[u];
+}
+
+void load::pump() {
+    if (stop_publishing_) return;
+    std::uint64_t due = UINT64_MAX;
+    if (o_.rate > 0) due = static_cast<std::uint64_t>(seconds_since(t_pub0_) * o_.rate) + 1;
+    while ((target_ == 0 || sent_ < target_) && sent_ < due && sent_ - acked_ < o_.pipeline &&
+           (o_.max_backlog == 0 || expected_ - received_ < o_.max_backlog))
+        publish_one();
+    flush_out();
+}
+
+void load::flush_out() {
+    if (write_busy_ || out_.empty()) return;
+    write_busy_ = true;
+    writing_.swap(out_);
+    net::async_write(pub_socket_, net::buffer(writing_), [this](error_code ec, std::size_t) {
+        write_busy_ = false;
+        writing_.clear();
+        if (ec) {
+            if (!stopping_) ++reply_errors_;
+            stop_publishing_ = true;
+            return;
+        }
+        pump();
+    });
+}
+
+void load::read_replies() {
+    pub_socket_.async_read_some(net::buffer(rbuf_), [this](error_code ec, std::size_t n) {
+        if (ec) {
+            if (!stopping_ && acked_ < sent_) ++reply_errors_;
+            stop_publishing_ = true;
+            return;
+        }
+        redisReaderFeed(reader_, rbuf_.data(), n);
+        void* r = nullptr;
+        while (redisReaderGetReply(reader_, &r) == REDIS_OK && r) {
+            auto* reply = static_cast<redisReply*>(r);
+            ++acked_;
+            if (reply->type == REDIS_REPLY_INTEGER) {
+                if (reply->integer == 0) ++zero_receivers_;
+            } else {
+                ++reply_errors_;
+            }
+            freeReplyObject(reply);
+        }
+        if (acked_ == sent_ && target_ != 0 && sent_ == target_) t_pub_end_ = steady::now();
+        pump();
+        read_replies();
+    });
+}
+
+// --- phases ------------------------------------------------------------------------------------
+
+net::awaitable<void> load::connect_all() {
+    if (info_ && info_->ok()) redis_clients_before_ = info_->clients();
+    rss_before_ = sum_over(o_.gateway_pids, rss_kb);
+    self_rss_before_ = rss_kb(getpid()).value_or(0);
+    auto gw0 = sum_over(o_.gateway_pids, cpu_seconds);
+    auto self0 = self_cpu_seconds();
+    t_connect0_ = steady::now();
+    start_more();
+    while (inflight_ > 0 || next_ < clients_.size()) co_await sleep_for(0.01);
+    connect_elapsed_ =
+        connected_ ? seconds_since(t_connect0_, t_last_connect_) : seconds_since(t_connect0_);
+    auto gw1 = sum_over(o_.gateway_pids, cpu_seconds);
+    if (gw0 && gw1) connect_gw_cpu_ = *gw1 - *gw0;
+    connect_self_cpu_ = self_cpu_seconds() - self0;
+    // Give refusals delivered as a close right after the 101 (1008 bad token, 1013) time to
+    // arrive before counting what is open.
+    co_await sleep_for(o_.settle);
+    open_after_connect_ = open_;
+    rss_after_connect_ = sum_over(o_.gateway_pids, rss_kb);
+    if (info_ && info_->ok()) {
+        redis_clients_after_ = info_->clients();
+        redis_channels_ = info_->get("stats", "pubsub_channels");
+    }
+    self_rss_after_ = rss_kb(getpid()).value_or(0);
+}
+
+net::awaitable<void> load::hold() {
+    rss_max_ = rss_after_connect_;
+    auto t0 = steady::now();
+    while (seconds_since(t0) < o_.hold) {
+        co_await sleep_for(std::min(1.0, o_.hold - seconds_since(t0)));
+        auto r = sum_over(o_.gateway_pids, rss_kb);
+        if (r && (!rss_max_ || *r > *rss_max_)) rss_max_ = r;
+    }
+    rss_after_ = sum_over(o_.gateway_pids, rss_kb);
+    if (info_ && info_->ok()) redis_clients_after_ = info_->clients();
+}
+
+net::awaitable<void> load::publish_and_drain() {
+    rng_.seed(o_.seed);
+    latency_mode_ = o_.mode == "latency";
+    if (latency_mode_) {
+        target_ = 0;
+        auto per_second = o_.rate * static_cast<double>(o_.conns_per_user);
+        latency_cap_ =
+            static_cast<std::uint64_t>(std::min(50e6, per_second * o_.duration * 1.1 + 1024));
+        latencies_ns_.reserve(latency_cap_);
+    } else {
+        target_ = o_.messages;
+    }
+    redis_cpu0_ = info_ && info_->ok() ? info_->cpu() : std::nullopt;
+    gw_cpu0_ = sum_over(o_.gateway_pids, cpu_seconds);
+    self_cpu0_ = self_cpu_seconds();
+    gw_sched0_ = sum_over(o_.gateway_pids, sched_of);
+    self_sched0_ = sched_of(getpid());
+    cores0_ = core_jiffies();
+    t_pub0_ = steady::now();
+    pump();
+    // Every 100 ms: deliveries so far, to see stalls and the shape of the drain.
+    auto next_sample = 0.1;
+    auto sample = [&] {
+        auto t = seconds_since(t_pub0_);
+        if (t < next_sample || timeline_.size() >= 600) return;
+        next_sample = t + 0.1;
+        timeline_.push_back(json::array{std::round(t * 1000) / 1000, received_});
+        // The gateway's backlog lives in Redis's output buffer for its subscriber connection;
+        // Redis drops the connection past client-output-buffer-limit pubsub (32 MB by default).
+        if (info_ && info_->ok()) {
+            auto ob = info_->get("clients", "client_recent_max_output_buffer");
+            if (ob && (!redis_max_obuf_ || *ob > *redis_max_obuf_)) redis_max_obuf_ = ob;
+        }
+    };
+    // With a rate, a 1 ms tick releases what is due; otherwise replies drive the pump.
+    while (true) {
+        if (o_.mode == "latency" && seconds_since(t_pub0_) >= o_.duration) stop_publishing_ = true;
+        if (stop_publishing_ || (target_ != 0 && acked_ >= target_)) break;
+        co_await sleep_for(o_.rate > 0 ? 0.001 : 0.005);
+        sample();
+        pump();
+    }
+    stop_publishing_ = true;
+    // Wait for the replies still due, then for the deliveries.
+    auto t_wait = steady::now();
+    while (acked_ < sent_ && seconds_since(t_wait) < o_.drain_timeout) {
+        co_await sleep_for(0.002);
+        sample();
+    }
+    if (t_pub_end_ == steady::time_point{}) t_pub_end_ = steady::now();
+    std::uint64_t last_seen = received_;
+    auto t_progress = steady::now();
+    while (received_ < expected_) {
+        co_await sleep_for(0.002);
+        sample();
+        if (received_ != last_seen) {
+            last_seen = received_;
+            t_progress = steady::now();
+        } else if (seconds_since(t_progress) >= o_.drain_timeout) {
+            break;
+        }
+    }
+    drained_ = received_ >= expected_;
+    t_drain_end_ = received_ > 0 ? std::max(t_last_rx_, t_pub_end_) : steady::now();
+    gw_cpu1_ = sum_over(o_.gateway_pids, cpu_seconds);
+    self_cpu1_ = self_cpu_seconds();
+    gw_sched1_ = sum_over(o_.gateway_pids, sched_of);
+    self_sched1_ = sched_of(getpid());
+    cores1_ = core_jiffies();
+    timeline_.push_back(json::array{std::round(seconds_since(t_pub0_) * 1000) / 1000, received_});
+    redis_cpu1_ = info_ && info_->ok() ? info_->cpu() : std::nullopt;
+    rss_after_publish_ = sum_over(o_.gateway_pids, rss_kb);
+}
+
+net::awaitable<void> load::main_flow() {
+    co_await connect_all();
+    co_await hold();
+    if (o_.mode != "connect") {
+        std::string err;
+        if (!publisher_connect(err)) {
+            std::cerr << "wsgate-load: " << err << "\n";
+            exit_code_ = 1;
+        } else {
+            co_await publish_and_drain();
+        }
+    }
+    report();
+    // Stop: close every socket; the pending reads then complete with operation_aborted.
+    stopping_ = true;
+    error_code ignored;
+    for (auto& c : clients_) c->ws.next_layer().close(ignored);
+    pub_socket_.close(ignored);
+}
+
+// --- output -------------------------------------------------------------------------------
+
+void load::report() {
+    json::object params{
+        {"mode", o_.mode},
+        {"users", o_.users},
+        {"conns_per_user", o_.conns_per_user},
+        {"connections", clients_.size()},
+        {"concurrency", o_.concurrency},
+        {"user_offset", o_.user_offset},
+        {"host", o_.host},
+        {"port", o_.port},
+        {"source_ips", o_.source_ips},
+        {"source_ip_count", sources_.size()},
+        {"redis", wsgate::redis::redacted_url(redis_ep_)},
+        {"connect_timeout_s", o_.connect_timeout},
+        {"hold_s", o_.hold},
+    };
+    json::array pids;
+    for (int p : o_.gateway_pids) pids.push_back(p);
+    params["gateway_pids"] = pids;
+    if (o_.mode != "connect") {
+        params["payload_bytes"] = o_.payload_bytes;
+        params["rate"] = o_.rate;
+        params["pipeline"] = o_.pipeline;
+        params["max_backlog"] = o_.max_backlog;
+        params["drain_timeout_s"] = o_.drain_timeout;
+        params["seed"] = o_.seed;
+        if (o_.mode == "fanout")
+            params["messages"] = o_.messages;
+        else
+            params["duration_s"] = o_.duration;
+    }
+
+    std::sort(connect_us_.begin(), connect_us_.end());
+    json::object fail, closed;
+    std::uint64_t failed = 0;
+    for (auto& [k, v] : failures_) {
+        fail[k] = v;
+        failed += v;
+    }
+    for (auto& [k, v] : closes_) closed[k] = v;
+    std::optional<double> bytes_per_conn;
+    if (rss_before_ && rss_after_ && open_after_connect_)
+        bytes_per_conn = static_cast<double>(*rss_after_ - *rss_before_) * 1024.0 /
+                         static_cast<double>(open_after_connect_);
+    double connects_per_s =
+        connect_elapsed_ > 0 ? static_cast<double>(connected_) / connect_elapsed_ : 0;
+    json::object conn{
+        {"attempted", next_},
+        {"connected", connected_},
+        {"failed", failed},
+        {"failures", fail},
+        {"open_after_connect", open_after_connect_},
+        {"open_at_end", open_},
+        {"closed_by_server", closed},
+        {"elapsed_s", connect_elapsed_},
+        {"connects_per_s", connects_per_s},
+        {"connect_ms_p50", percentile(connect_us_, 50) / 1e3},
+        {"connect_ms_p99", percentile(connect_us_, 99) / 1e3},
+        {"connect_ms_max", percentile(connect_us_, 100) / 1e3},
+        {"gateway_cpu_s", opt_json(connect_gw_cpu_)},
+        {"loadgen_cpu_s", connect_self_cpu_},
+        {"gateway_rss_kb_before", opt_json(rss_before_)},
+        {"gateway_rss_kb_after_connect", opt_json(rss_after_connect_)},
+        {"gateway_rss_kb_after", opt_json(rss_after_)},
+        {"gateway_rss_kb_max", opt_json(rss_max_)},
+        {"gateway_bytes_per_conn", opt_json(bytes_per_conn)},
+        {"redis_clients_before", opt_json(redis_clients_before_)},
+        {"redis_clients_after", opt_json(redis_clients_after_)},
+        {"redis_pubsub_channels", opt_json(redis_channels_)},
+        {"loadgen_rss_kb_before", self_rss_before_},
+        {"loadgen_rss_kb_after", self_rss_after_},
+    };
+    json::object out{{"tool", "wsgate-load"}, {"params", params}, {"connect", conn}};
+
+    auto& err = std::cerr;
+    char line[256];
+    err << "wsgate-load " << o_.mode << ": " << clients_.size() << " connections (" << o_.users
+        << " users x " << o_.conns_per_user << "), K=" << o_.concurrency << "\n";
+    std::snprintf(
+        line, sizeof line,
+        "  connected %llu  failed %llu  open %llu  in %.2f s = %.0f connects/s (p50 %.1f ms, p99 "
+        "%.1f ms)\n",
+        static_cast<unsigned long long>(connected_), static_cast<unsigned long long>(failed),
+        static_cast<unsigned long long>(open_after_connect_), connect_elapsed_, connects_per_s,
+        percentile(connect_us_, 50) / 1e3, percentile(connect_us_, 99) / 1e3);
+    err << line;
+    std::snprintf(line, sizeof line, "  connect phase CPU s: gateway %.2f, loadgen %.2f\n",
+                  connect_gw_cpu_.value_or(-1), connect_self_cpu_);
+    err << line;
+    for (auto& [k, v] : failures_) err << "    failure " << k << ": " << v << "\n";
+    for (auto& [k, v] : closes_) err << "    closed by server " << k << ": " << v << "\n";
+    if (rss_before_)
+        err << "  gateway RSS before " << *rss_before_ << " kB, after connect "
+            << rss_after_connect_.value_or(-1) << " kB, after hold " << rss_after_.value_or(-1)
+            << " kB"
+            << (bytes_per_conn
+                    ? " = " + std::to_string(static_cast<long>(*bytes_per_conn)) + " B/conn"
+                    : "")
+            << "\n";
+    if (redis_clients_before_)
+        err << "  redis clients before " << *redis_clients_before_ << ", after "
+            << redis_clients_after_.value_or(-1) << "; pubsub channels "
+            << static_cast<long>(redis_channels_.value_or(-1)) << "\n";
+
+    if (o_.mode != "connect") {
+        double pub_s = seconds_since(t_pub0_, t_pub_end_);
+        double total_s = seconds_since(t_pub0_, t_drain_end_);
+        std::int64_t lost =
+            static_cast<std::int64_t>(expected_) - static_cast<std::int64_t>(received_);
+        std::optional<double> gw_cpu, redis_cpu;
+        if (gw_cpu0_ && gw_cpu1_) gw_cpu = *gw_cpu1_ - *gw_cpu0_;
+        if (redis_cpu0_ && redis_cpu1_) redis_cpu = *redis_cpu1_ - *redis_cpu0_;
+        double self_cpu = self_cpu1_ - self_cpu0_;
+        // Per-client loss attribution: which open clients missed messages of their user.
+        std::uint64_t clients_short = 0, missing_on_open = 0;
+        for (auto& c : clients_) {
+            if (c->state != cstate::open) continue;
+            auto want = published_per_user_[c->user];
+            if (c->received < want) {
+                ++clients_short;
+                missing_on_open += want - c->received;
+            }
+        }
+        json::object pub{
+            {"published", sent_},
+            {"acked", acked_},
+            {"publish_zero_receivers", zero_receivers_},
+            {"publish_errors", reply_errors_},
+            {"expected_deliveries", expected_},
+            {"received", received_},
+            {"lost", lost},
+            {"drained", drained_},
+            {"clients_short", clients_short},
+            {"missing_on_open_clients", missing_on_open},
+            {"publish_elapsed_s", pub_s},
+            {"elapsed_s", total_s},
+            {"published_per_s", pub_s > 0 ? static_cast<double>(sent_) / pub_s : 0},
+            {"delivered_per_s", total_s > 0 ? static_cast<double>(received_) / total_s : 0},
+            {"gateway_cpu_s", opt_json(gw_cpu)},
+            {"gateway_cpu_util", gw_cpu ? json::value(*gw_cpu / total_s) : json::value(nullptr)},
+            {"delivered_per_gateway_cpu_s",
+             gw_cpu && *gw_cpu > 0 ? json::value(static_cast<double>(received_) / *gw_cpu)
+                                   : json::value(nullptr)},
+            {"loadgen_cpu_s", self_cpu},
+            {"loadgen_cpu_util", self_cpu / total_s},
+            {"redis_cpu_s", opt_json(redis_cpu)},
+            {"gateway_rss_kb_after_publish", opt_json(rss_after_publish_)},
+            {"redis_max_output_buffer_bytes", opt_json(redis_max_obuf_)},
+            {"core_busy", core_busy(cores0_, cores1_)},
+            {"timeline", timeline_},
+        };
+        std::optional<double> gw_wait, self_wait;
+        if (gw_sched0_ && gw_sched1_) gw_wait = gw_sched1_->wait_s - gw_sched0_->wait_s;
+        if (self_sched0_ && self_sched1_) self_wait = self_sched1_->wait_s - self_sched0_->wait_s;
+        pub["gateway_runqueue_wait_s"] = opt_json(gw_wait);
+        pub["loadgen_runqueue_wait_s"] = opt_json(self_wait);
+        std::snprintf(
+            line, sizeof line,
+            "  published %llu in %.3f s (%.0f/s), expected %llu, received %llu, lost %lld%s\n",
+            static_cast<unsigned long long>(sent_), pub_s,
+            pub_s > 0 ? static_cast<double>(sent_) / pub_s : 0,
+            static_cast<unsigned long long>(expected_), static_cast<unsigned long long>(received_),
+            static_cast<long long>(lost), drained_ ? "" : " (drain timed out)");
+        err << line;
+        std::snprintf(line, sizeof line,
+                      "  delivered %.0f msgs/s over %.3f s; CPU s: gateway %.3f (%.0f%%), loadgen "
+                      "%.3f (%.0f%%), redis %.3f\n",
+                      total_s > 0 ? static_cast<double>(received_) / total_s : 0, total_s,
+                      gw_cpu.value_or(-1), gw_cpu ? 100 * *gw_cpu / total_s : -1, self_cpu,
+                      100 * self_cpu / total_s, redis_cpu.value_or(-1));
+        err << line;
+        {
+            std::string busy;
+            for (auto& v : pub["core_busy"].as_array())
+                busy += " " + std::to_string(static_cast<int>(100 * v.as_double())) + "%";
+            std::snprintf(
+                line, sizeof line,
+                "  waiting for a CPU (runqueue) s: gateway %.3f, loadgen %.3f; cores busy:%s\n",
+                gw_wait.value_or(-1), self_wait.value_or(-1), busy.c_str());
+            err << line;
+        }
+        if (gw_cpu && *gw_cpu > 0) {
+            std::snprintf(line, sizeof line, "  %.0f delivered msgs per gateway CPU-second\n",
+                          static_cast<double>(received_) / *gw_cpu);
+            err << line;
+        }
+        if (redis_max_obuf_)
+            err << "  Redis output buffer toward the gateway peaked at "
+                << static_cast<long>(*redis_max_obuf_ / 1024)
+                << " KiB (pubsub limit: 32 MiB hard, 8 MiB for 60 s by default)\n";
+        if (zero_receivers_)
+            err << "  WARNING: " << zero_receivers_ << " PUBLISH reached no subscriber\n";
+        if (self_cpu / total_s > 0.9)
+            err << "  WARNING: the load generator used >90% of a core: it may be the bottleneck\n";
+        if (o_.mode == "latency") {
+            std::sort(latencies_ns_.begin(), latencies_ns_.end());
+            json::object lat{
+                {"samples", latencies_ns_.size()},
+                {"p50_us", percentile(latencies_ns_, 50) / 1e3},
+                {"p90_us", percentile(latencies_ns_, 90) / 1e3},
+                {"p99_us", percentile(latencies_ns_, 99) / 1e3},
+                {"p999_us", percentile(latencies_ns_, 99.9) / 1e3},
+                {"max_us", percentile(latencies_ns_, 100) / 1e3},
+            };
+            std::snprintf(
+                line, sizeof line,
+                "  latency us: p50 %.0f  p90 %.0f  p99 %.0f  p99.9 %.0f  max %.0f (%zu samples)\n",
+                percentile(latencies_ns_, 50) / 1e3, percentile(latencies_ns_, 90) / 1e3,
+                percentile(latencies_ns_, 99) / 1e3, percentile(latencies_ns_, 99.9) / 1e3,
+                percentile(latencies_ns_, 100) / 1e3, latencies_ns_.size());
+            err << line;
+            pub["latency"] = lat;
+        }
+        out["publish"] = pub;
+    }
+    std::cout << json::serialize(out) << std::endl;
+}
+
+int load::run() {
+    if (!redis_ep_.host.empty()) {
+        info_ = std::make_unique<redis_info>(redis_ep_);
+        if (!info_->ok()) {
+            if (o_.mode != "connect") {
+                std::cerr << "wsgate-load: Redis at " << wsgate::redis::redacted_url(redis_ep_)
+                          << ": " << info_->error() << "\n";
+                return 1;
+            }
+            std::cerr << "wsgate-load: warning: no Redis INFO (" << info_->error() << ")\n";
+        }
+    }
+    build_clients();
+    net::co_spawn(ioc_, main_flow(), [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+    });
+    ioc_.run();
+    if (reader_) redisReaderFree(reader_);
+    return exit_code_;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    options o;
+    CLI::App app{
+        "wsgate-load: connect / fanout / latency load against a wsgate gateway (see the "
+        "comment atop bench/wsload.cpp)",
+        "wsgate-load"};
+    app.require_subcommand(1, 1);
+    auto common = [&](CLI::App* s) {
+        s->add_option("--users", o.users, "distinct users")->capture_default_str();
+        s->add_option("--conns-per-user", o.conns_per_user, "connections per user")
+            ->capture_default_str();
+        s->add_option("--concurrency", o.concurrency, "handshakes in flight")
+            ->capture_default_str();
+        s->add_option("--user-offset", o.user_offset,
+                      "first user number (split users across processes)")
+            ->capture_default_str();
+        s->add_option("--user-prefix", o.user_prefix, "user id = prefix + number")
+            ->capture_default_str();
+        s->add_option("--host", o.host, "gateway address (127/8)")->capture_default_str();
+        s->add_option("--port", o.port, "gateway port")->required();
+        s->add_option("--secret", o.secret, "HS256 secret the gateway was given (--jwt-secret)")
+            ->required();
+        s->add_option("--source-ips", o.source_ips,
+                      "source addresses, round-robin: A-B ranges and/or commas")
+            ->capture_default_str();
+        s->add_option("--redis-url", o.redis_url, "Redis for PUBLISH and INFO")
+            ->capture_default_str();
+        s->add_option("--gateway-pid", o.gateway_pids,
+                      "gateway process(es) to sample; repeatable or a,b")
+            ->delimiter(',');
+        s->add_option("--connect-timeout", o.connect_timeout, "seconds per connect + handshake")
+            ->capture_default_str();
+        s->add_option("--settle", o.settle,
+                      "seconds to wait after the last connect before counting")
+            ->capture_default_str();
+        s->add_option("--hold", o.hold, "seconds to hold the connections open, sampling RSS")
+            ->capture_default_str();
+    };
+    auto publishing = [&](CLI::App* s) {
+        s->add_option("--payload-bytes", o.payload_bytes, "payload size (>= 32)")
+            ->capture_default_str();
+        s->add_option("--pipeline", o.pipeline, "PUBLISH commands in flight")
+            ->capture_default_str();
+        s->add_option("--max-backlog", o.max_backlog,
+                      "deliveries outstanding before publishing pauses (0 = off)")
+            ->capture_default_str();
+        s->add_option("--drain-timeout", o.drain_timeout,
+                      "seconds without progress before giving up the drain")
+            ->capture_default_str();
+        s->add_option("--seed", o.seed, "seed for the choice of users")->capture_default_str();
+    };
+    auto* connect =
+        app.add_subcommand("connect", "connect, hold, report connects/s and gateway memory");
+    common(connect);
+    auto* fanout = app.add_subcommand(
+        "fanout", "connect, publish M messages to random users, count deliveries");
+    common(fanout);
+    publishing(fanout);
+    fanout->add_option("--messages", o.messages, "messages to publish")->capture_default_str();
+    fanout->add_option("--rate", o.rate, "msgs/s; 0 = as fast as the pipeline allows")
+        ->capture_default_str();
+    auto* latency =
+        app.add_subcommand("latency", "connect, publish at a fixed rate, report publish→receive");
+    common(latency);
+    publishing(latency);
+    latency->add_option("--rate", o.rate, "msgs/s")->required();
+    latency->add_option("--duration", o.duration, "seconds of publishing")->capture_default_str();
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+    o.mode = app.get_subcommands().front()->get_name();
+
+    try {
+        std::uint64_t total = std::uint64_t{o.users} * o.conns_per_user;
+        if (o.users == 0 || o.conns_per_user == 0)
+            throw std::invalid_argument("--users and --conns-per-user must be > 0");
+        if (total > max_conns_per_process)
+            throw std::invalid_argument(
+                std::to_string(total) +
+                " connections: one process may hold at most 20,000 open files here, so "
+                "wsgate-load takes at most " +
+                std::to_string(max_conns_per_process) +
+                " per process; start several processes with disjoint --user-offset ranges (their "
+                "results are "
+                "not merged automatically yet)");
+        if (o.concurrency == 0) throw std::invalid_argument("--concurrency must be > 0");
+        if (o.payload_bytes < 32 || o.payload_bytes > (1u << 20))
+            throw std::invalid_argument("--payload-bytes must be between 32 and 1048576");
+        if (o.pipeline == 0) throw std::invalid_argument("--pipeline must be > 0");
+        if (o.mode == "latency" && o.rate <= 0)
+            throw std::invalid_argument("--rate must be > 0 for latency");
+        if (o.rate < 0 || o.hold < 0 || o.duration <= 0 || o.connect_timeout <= 0 ||
+            o.drain_timeout <= 0)
+            throw std::invalid_argument("durations and rates must be positive");
+        if (o.messages == 0) throw std::invalid_argument("--messages must be > 0");
+        loopback_address(o.host, "--host");
+        auto sources = parse_source_ips(o.source_ips);
+        if (total / sources.size() > 28'000)
+            throw std::invalid_argument("--source-ips: too few addresses for " +
+                                        std::to_string(total) +
+                                        " connections (28,232 ephemeral ports each)");
+        auto ep = wsgate::redis::parse_redis_url(o.redis_url);
+        if (!ep || ep->tls) throw std::invalid_argument("--redis-url: not a redis:// URL");
+        loopback_address(ep->host, "--redis-url");
+
+        // Use the whole hard limit; refuse if it cannot hold the sockets plus a margin.
+        rlimit rl{};
+        getrlimit(RLIMIT_NOFILE, &rl);
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+        if (total + 64 > rl.rlim_cur)
+            throw std::invalid_argument("the open-file limit is " + std::to_string(rl.rlim_cur) +
+                                        ", too low for " + std::to_string(total) + " connections");
+        load l(o, std::move(sources), *ep);
+        return l.run();
+    } catch (const std::invalid_argument& e) {
+        std::cerr << "wsgate-load: " << e.what() << "\n";
+        return 2;
+    } catch (const std::exception& e) {
+        std::cerr << "wsgate-load: " << e.what() << "\n";
+        return 1;
+    }
+}
