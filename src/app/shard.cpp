@@ -61,18 +61,17 @@ void shard::drop(std::string_view user_id) { subscriber_.drop(channel_for_user(u
 void shard::on_message(std::string_view channel, std::string_view payload) {
     auto user = user_for_channel(channel);
     if (!user) return;
-    auto recipients = hub_.session_count(*user);
-    if (recipients == 0) return;  // the last session left after the UNSUBSCRIBE was sent
-    bool text = is_valid_utf8(payload);
-    if (!text && cfg_.invalid_utf8 == invalid_utf8_policy::drop) {
-        // RFC 6455 forbids invalid UTF-8 in text frames and browsers fail the connection
-        // on it, so such a payload is not sent (see README, "Payloads").
-        metrics_.count_drop(drop_reason::invalid_utf8, recipients);
-        return;
-    }
-    // One copy out of the Redis reply, shared by every recipient on this shard.
-    auto msg = std::make_shared<const message>(message{std::string(payload), !text});
-    hub_.publish(*user, msg);
+    hub_.publish(*user, [&](std::size_t recipients) -> message_ptr {
+        bool text = is_valid_utf8(payload);
+        if (!text && cfg_.invalid_utf8 == invalid_utf8_policy::drop) {
+            // RFC 6455 forbids invalid UTF-8 in text frames and browsers fail the
+            // connection on it, so such a payload is not sent (README, "Payloads").
+            metrics_.count_drop(drop_reason::invalid_utf8, recipients);
+            return nullptr;
+        }
+        // One copy out of the Redis reply, shared by every recipient on this shard.
+        return std::make_shared<const message>(message{std::string(payload), !text});
+    });
 }
 
 void shard::on_subscribed(std::string_view channel) {

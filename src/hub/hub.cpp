@@ -36,13 +36,6 @@ void hub::leave(std::string_view user_id, session_sink* s) {
     }
 }
 
-std::size_t hub::publish(std::string_view user_id, const message_ptr& msg) {
-    auto it = users_.find(user_id);
-    if (it == users_.end()) return 0;
-    for (auto* s : it->second.sessions) s->deliver(msg);
-    return it->second.sessions.size();
-}
-
 std::size_t hub::session_count(std::string_view user_id) const {
     auto it = users_.find(user_id);
     return it == users_.end() ? 0 : it->second.sessions.size();

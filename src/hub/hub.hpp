@@ -53,7 +53,23 @@ public:
     void leave(std::string_view user_id, session_sink* s);
 
     /// Hands `msg` to each session of `user_id`; returns how many.
-    std::size_t publish(std::string_view user_id, const message_ptr& msg);
+    std::size_t publish(std::string_view user_id, const message_ptr& msg) {
+        return publish(user_id, [&](std::size_t) { return msg; });
+    }
+
+    /// Looks the user up once and, if it has sessions, asks `make(recipients)` for the
+    /// message: so a message for a user with no session here costs no allocation. A null
+    /// message from `make` delivers nothing. Returns the number of recipients.
+    template <class Make>
+    std::size_t publish(std::string_view user_id, Make&& make) {
+        auto it = users_.find(user_id);
+        if (it == users_.end()) return 0;
+        const auto& sessions = it->second.sessions;
+        message_ptr msg = make(sessions.size());
+        if (!msg) return 0;
+        for (auto* s : sessions) s->deliver(msg);
+        return sessions.size();
+    }
 
     /// Redis confirmed the user's channel: tell each of the user's sessions.
     void on_subscribed(std::string_view user_id);

@@ -103,3 +103,22 @@ TEST(Hub, RejoinAfterLastLeaveWantsAgain) {
     EXPECT_FALSE(h.join("u", &a));  // confirmation was forgotten with the user
     EXPECT_EQ(subs.log, (std::vector<std::string>{"want u", "drop u", "want u"}));
 }
+
+TEST(Hub, MessageIsBuiltOnlyWhenTheUserHasSessionsHere) {
+    fake_subscriptions subs;
+    wsgate::hub h(subs);
+    fake_session a;
+    int built = 0;
+    auto make = [&](std::size_t recipients) {
+        ++built;
+        EXPECT_EQ(recipients, 1u);
+        return msg("m");
+    };
+    EXPECT_EQ(h.publish("nobody", make), 0u);
+    EXPECT_EQ(built, 0);
+    h.join("alice", &a);
+    EXPECT_EQ(h.publish("alice", make), 1u);
+    EXPECT_EQ(built, 1);
+    EXPECT_EQ(h.publish("alice", [](std::size_t) { return wsgate::message_ptr{}; }), 0u);
+    EXPECT_EQ(a.got, std::vector<std::string>{"m"});
+}
