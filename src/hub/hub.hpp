@@ -7,6 +7,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -61,6 +62,7 @@ public:
     /// message: so a message for a user with no session here costs no allocation. A null
     /// message from `make` delivers nothing. Returns the number of recipients.
     template <class Make>
+        requires std::is_invocable_r_v<message_ptr, Make&, std::size_t>
     std::size_t publish(std::string_view user_id, Make&& make) {
         auto it = users_.find(user_id);
         if (it == users_.end()) return 0;
