@@ -107,8 +107,16 @@ void subscriber::drop(std::string_view channel) {
     if (stopped_) return;
     auto it = channels_.find(channel);
     if (it == channels_.end() || !it->second.desired) return;
-    it->second.desired = false;
+    auto& st = it->second;
+    st.desired = false;
     --desired_;
+    if (!st.expected && !st.subscribed && st.inflight == 0) {
+        // Never sent (wanted and dropped while the link was down, or within one turn):
+        // nothing to undo on the server.
+        dirty_.erase(it->first);
+        channels_.erase(it);
+        return;
+    }
     mark_dirty(it->first);
 }
 
@@ -288,10 +296,16 @@ asio::awaitable<error_code> subscriber::connect_and_serve() {
     ever_connected_ = true;
 
     // Resend the whole desired set; /readyz stays false until every channel is confirmed.
-    for (auto& [name, st] : channels_)
-        if (st.desired) dirty_.insert(name);
-    resubscribe_pending_ = dirty_.size();
-    if (reconnect) shard_metrics::inc(metrics_.redis_resubscribed_total, dirty_.size());
+    // Count only desired channels: dirty_ may also hold channels wanted and dropped while
+    // the link was down, which flush() forgets without sending (and so without an ack).
+    std::size_t pending = 0;
+    for (auto& [name, st] : channels_) {
+        if (!st.desired) continue;
+        dirty_.insert(name);
+        ++pending;
+    }
+    resubscribe_pending_ = pending;
+    if (reconnect) shard_metrics::inc(metrics_.redis_resubscribed_total, pending);
     flush();
     if (resubscribe_pending_ == 0) set_ready(true);
     log::info("redis_connected", {{"url", redacted_url(opts_.endpoint)},

@@ -1,0 +1,452 @@
+// End-to-end behaviour of the wsgate binary against a real redis-server: delivery, auth
+// rejections, the HTTP surface, client frames, UTF-8 policy and subscription cleanup.
+// Fault injection (Redis restarts, slow consumers, shutdown) is in gateway_faults_test.cpp.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <boost/json/object.hpp>
+#include <string>
+#include <vector>
+
+#include "gateway_fixture.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using namespace wsgate::test;
+using wsgate::channel_for_user;
+
+class Gateway : public gateway_fixture {
+protected:
+    /// Expects the upgrade to complete (101) and then a close with 1008 and `reason`.
+    void expect_policy_close(const std::string& target, const std::string& reason,
+                             const header_list& headers = {}) {
+        ws_client c;
+        const auto ec = c.connect(port(), target, headers);
+        ASSERT_FALSE(ec) << "the upgrade must complete before the 1008 close: " << ec.message()
+                         << " (HTTP " << c.http_status() << ")";
+        EXPECT_EQ(c.http_status(), 101);
+        const auto end = c.read_until_close(5s);
+        ASSERT_TRUE(end.ended) << "no close within the deadline";
+        ASSERT_TRUE(end.got_close_frame) << end;
+        EXPECT_EQ(end.code, 1008) << end;
+        EXPECT_EQ(end.reason, reason) << end;
+        EXPECT_EQ(c.discarded(), 0u) << "a rejected client must receive no data";
+    }
+
+    double auth_failures(const std::string& label) {
+        return metric("wsgate_auth_failures_total{reason=\"" + label + "\"}");
+    }
+
+    /// PUBSUB NUMSUB for many users at once (one round trip per 500).
+    std::vector<long long> numsub_many(const std::vector<std::string>& users) {
+        std::vector<long long> out;
+        for (std::size_t i = 0; i < users.size(); i += 500) {
+            std::vector<std::string> cmd = {"PUBSUB", "NUMSUB"};
+            for (std::size_t j = i; j < std::min(users.size(), i + 500); ++j)
+                cmd.push_back(channel_for_user(users[j]));
+            const auto r = redis().command(cmd);
+            for (std::size_t k = 1; k < r.elements.size(); k += 2)
+                out.push_back(r.elements[k].integer);
+        }
+        return out;
+    }
+};
+
+// --- delivery ---------------------------------------------------------------------------
+
+TEST_F(Gateway, DeliversPublishedTextWithExactBytes) {
+    auto alice = connect_user("alice");
+    ASSERT_TRUE(alice);
+    const std::vector<std::string> payloads = {
+        "hello",
+        R"({"event":"class.updated","id":42})",
+        "h\xC3\xA9llo w\xC3\xB6rld \xE2\x80\x94 \xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E "
+        "\xF0\x9F\x8E\x89",
+        std::string("nul\0inside", 10),
+        "",
+        std::string(100 * 1024, 'x'),
+    };
+    for (const auto& p : payloads) EXPECT_EQ(publish("alice", p), 1);
+    for (const auto& p : payloads) {
+        auto m = alice->read(5s);
+        ASSERT_TRUE(m) << "message " << p.size() << " bytes never arrived";
+        EXPECT_EQ(*m, (ws_message{p, false}));
+    }
+}
+
+TEST_F(Gateway, PreservesOrderOfAThousandMessagesForOneUser) {
+    auto alice = connect_user("alice");
+    ASSERT_TRUE(alice);
+    constexpr int n = 1000;
+    for (int i = 0; i < n; ++i) ASSERT_EQ(publish("alice", "msg-" + std::to_string(i)), 1);
+    for (int i = 0; i < n; ++i) {
+        auto m = alice->read_text(5s);
+        ASSERT_TRUE(m) << "message " << i << " never arrived";
+        ASSERT_EQ(*m, "msg-" + std::to_string(i));
+    }
+}
+
+TEST_F(Gateway, DoesNotDeliverOneUsersMessagesToAnother) {
+    auto alice = connect_user("alice");
+    auto bob = connect_user("bob");
+    ASSERT_TRUE(alice && bob);
+    EXPECT_EQ(publish("alice", "for alice"), 1) << "only alice's shard subscribes ws:alice";
+    EXPECT_EQ(alice->read_text(5s), "for alice");
+    // Redis delivers in publish order on each connection, so had bob's shard forwarded
+    // alice's message to bob it would arrive before bob's own.
+    EXPECT_EQ(publish("bob", "for bob"), 1);
+    EXPECT_EQ(bob->read_text(5s), "for bob");
+    EXPECT_EQ(bob->buffered(), 0u);
+    EXPECT_EQ(alice->buffered(), 0u);
+}
+
+TEST_F(Gateway, EveryConnectionOfAUserReceivesEveryMessage) {
+    // Open connections until both shards hold one (SO_REUSEPORT spreads them by hash).
+    std::vector<std::unique_ptr<ws_client>> conns;
+    while (conns.size() < 3 || (numsub("carol") < 2 && conns.size() < 24)) {
+        conns.push_back(connect_user("carol"));
+        ASSERT_TRUE(conns.back());
+    }
+    ASSERT_EQ(numsub("carol"), 2) << "never more subscriptions than shards, and both used";
+
+    auto nth = [](int i) { return std::string("m") + std::to_string(i); };
+    for (int i = 0; i < 20; ++i) EXPECT_EQ(publish("carol", nth(i)), 2);
+    for (std::size_t c = 0; c < conns.size(); ++c)
+        for (int i = 0; i < 20; ++i)
+            ASSERT_EQ(conns[c]->read_text(5s), nth(i)) << "connection " << c;
+
+    // Close them one by one; each time the rest keep receiving, including when the closed
+    // one was its shard's last connection of carol (that shard unsubscribes).
+    while (conns.size() > 1) {
+        const auto end = conns.front()->close(1000);
+        EXPECT_TRUE(end.got_close_frame) << end;
+        conns.erase(conns.begin());
+        const std::string msg = std::string("after-close-") + std::to_string(conns.size());
+        EXPECT_GE(publish("carol", msg), 1);
+        for (std::size_t c = 0; c < conns.size(); ++c)
+            ASSERT_EQ(conns[c]->read_text(5s), msg) << "connection " << c;
+    }
+    EXPECT_TRUE(wait_until([&] { return numsub("carol") == 1; }, 5s));
+}
+
+TEST_F(Gateway, DeliversAMessagePublishedRightAfterTheHandshake) {
+    // The 101 is held until Redis confirmed the channel, so a publish right after the
+    // client's open event cannot be lost. Fresh users each time, so every round subscribes.
+    for (int i = 0; i < 50; ++i) {
+        const std::string user = "fresh-" + std::to_string(i);
+        ws_client c;
+        ASSERT_FALSE(c.connect(port(), target_for(user)));
+        EXPECT_EQ(publish(user, "first"), 1) << user;
+        ASSERT_EQ(c.read_text(2s), "first") << user;
+    }
+}
+
+TEST_F(Gateway, KeepsDeliveringToAUserWhoReconnectsAtOnce) {
+    // Each reset races the old session's UNSUBSCRIBE against the new session's SUBSCRIBE
+    // on whichever shard the new connection lands.
+    for (int i = 0; i < 30; ++i) {
+        ws_client old_conn;
+        ASSERT_FALSE(old_conn.connect(port(), target_for("erin")));
+        old_conn.abort();
+        ws_client new_conn;
+        ASSERT_FALSE(new_conn.connect(port(), target_for("erin")));
+        const std::string msg = std::string("round-") + std::to_string(i);
+        EXPECT_GE(publish("erin", msg), 1);
+        ASSERT_EQ(new_conn.read_text(2s), msg) << "round " << i;
+    }
+    EXPECT_TRUE(wait_until([&] { return numsub("erin") == 0; }, 5s));
+}
+
+// --- auth -------------------------------------------------------------------------------
+
+TEST_F(Gateway, RejectsAMissingTokenWithPolicyViolation) {
+    expect_policy_close("/ws/v1/status/alice", "missing token");
+    EXPECT_EQ(auth_failures("missing"), 1);
+    EXPECT_EQ(numsub("alice"), 0);
+    EXPECT_EQ(metric("wsgate_connections"), 0);
+}
+
+TEST_F(Gateway, RejectsAMalformedToken) {
+    expect_policy_close(target_for("alice", "not-a-jwt"), "invalid token");
+    EXPECT_EQ(auth_failures("malformed"), 1);
+}
+
+TEST_F(Gateway, RejectsATokenWithABadSignature) {
+    const auto forged =
+        wsgate::auth::mint_hs256("some-other-secret-0123456789abcdefghij", "alice", 1h);
+    expect_policy_close(target_for("alice", forged), "invalid token");
+    EXPECT_EQ(auth_failures("signature"), 1);
+    EXPECT_EQ(numsub("alice"), 0);
+}
+
+TEST_F(Gateway, RejectsAnExpiredToken) {
+    const auto now = unix_now();
+    const auto token = token_with({{"sub", "alice"}, {"iat", now - 7200}, {"exp", now - 3600}});
+    expect_policy_close(target_for("alice", token), "token expired");
+    EXPECT_EQ(auth_failures("expired"), 1);
+}
+
+TEST_F(Gateway, RejectsATokenNotYetValid) {
+    const auto now = unix_now();
+    const auto token = token_with({{"sub", "alice"}, {"nbf", now + 3600}, {"exp", now + 7200}});
+    expect_policy_close(target_for("alice", token), "token not yet valid");
+    EXPECT_EQ(auth_failures("not_yet_valid"), 1);
+}
+
+TEST_F(Gateway, RejectsAClientIdThatIsNotTheTokensUser) {
+    expect_policy_close(target_for("bob", token_for("alice")), "client_id mismatch");
+    EXPECT_EQ(auth_failures("mismatch"), 1);
+    EXPECT_EQ(numsub("alice"), 0);
+    EXPECT_EQ(numsub("bob"), 0);
+}
+
+TEST_F(Gateway, RejectsAnUnsignedAlgNoneToken) {
+    using wsgate::auth::base64url_encode;
+    const auto now = unix_now();
+    const std::string token =
+        base64url_encode(R"({"alg":"none","typ":"JWT"})") + "." +
+        base64url_encode(R"({"sub":"alice","exp":)" + std::to_string(now + 3600) + "}") + ".";
+    expect_policy_close(target_for("alice", token), "invalid token");
+    EXPECT_EQ(auth_failures("algorithm"), 1);
+}
+
+TEST_F(Gateway, CountsEachAuthFailureUnderItsReason) {
+    expect_policy_close("/ws/v1/status/alice", "missing token");
+    expect_policy_close("/ws/v1/status/alice", "missing token");
+    expect_policy_close(target_for("bob", token_for("alice")), "client_id mismatch");
+    const auto m = metrics();
+    EXPECT_EQ(m.at("wsgate_auth_failures_total{reason=\"missing\"}"), 2);
+    EXPECT_EQ(m.at("wsgate_auth_failures_total{reason=\"mismatch\"}"), 1);
+    EXPECT_EQ(m.at("wsgate_auth_failures_total{reason=\"expired\"}"), 0);
+    EXPECT_EQ(m.at("wsgate_connections_total"), 0);
+}
+
+TEST_F(Gateway, AcceptsATokenInTheAuthorizationHeader) {
+    ws_client c;
+    ASSERT_FALSE(c.connect(port(), "/ws/v1/status/alice",
+                           {{"Authorization", "Bearer " + token_for("alice")}}));
+    EXPECT_EQ(publish("alice", "via header"), 1);
+    EXPECT_EQ(c.read_text(5s), "via header");
+}
+
+TEST_F(Gateway, MatchesAPercentEncodedClientIdAgainstTheDecodedSubject) {
+    const std::string user = "a b/c";
+    ws_client c;
+    const std::string target = "/ws/v1/status/a%20b%2Fc?token=" + token_for(user);
+    ASSERT_FALSE(c.connect(port(), target)) << "HTTP " << c.http_status();
+    EXPECT_EQ(numsub(user), 1) << "subscribed to ws:" << user;
+    EXPECT_EQ(publish(user, "decoded"), 1);
+    EXPECT_EQ(c.read_text(5s), "decoded");
+}
+
+class GatewayWithIssuerAndAudience : public Gateway {
+protected:
+    flag_list gateway_flags() const override {
+        return {{"--jwt-issuer", "https://issuer.test"}, {"--jwt-audience", "wsgate"}};
+    }
+    std::string token(const std::string& iss, const std::string& aud) {
+        const auto now = unix_now();
+        return token_with({{"sub", "alice"}, {"iss", iss}, {"aud", aud}, {"exp", now + 3600}});
+    }
+};
+
+TEST_F(GatewayWithIssuerAndAudience, AcceptsTheConfiguredIssuerAndAudience) {
+    ws_client c;
+    ASSERT_FALSE(c.connect(port(), target_for("alice", token("https://issuer.test", "wsgate"))));
+    EXPECT_EQ(publish("alice", "ok"), 1);
+    EXPECT_EQ(c.read_text(5s), "ok");
+}
+
+TEST_F(GatewayWithIssuerAndAudience, RejectsAWrongIssuer) {
+    expect_policy_close(target_for("alice", token("https://evil.test", "wsgate")),
+                        "invalid issuer");
+    EXPECT_EQ(auth_failures("issuer"), 1);
+}
+
+TEST_F(GatewayWithIssuerAndAudience, RejectsAWrongAudience) {
+    expect_policy_close(target_for("alice", token("https://issuer.test", "other")),
+                        "invalid audience");
+    EXPECT_EQ(auth_failures("audience"), 1);
+}
+
+// --- HTTP -------------------------------------------------------------------------------
+
+TEST_F(Gateway, AnswersAnUnknownPathWith404) {
+    EXPECT_EQ(http_get(port(), "/nope").status, 404);
+    EXPECT_EQ(http_get(port(), "/ws/v1/status").status, 404);
+    EXPECT_EQ(http_get(port(), "/ws/v1/status/alice/extra").status, 404);
+    EXPECT_EQ(metric("wsgate_http_rejected_total{reason=\"not_found\"}"), 3);
+}
+
+TEST_F(Gateway, AnswersAPlainGetOnTheStatusPathWith426) {
+    const auto r = http_get(port(), target_for("alice"));
+    EXPECT_EQ(r.status, 426);
+    EXPECT_EQ(r.header("Upgrade"), "websocket");
+    EXPECT_EQ(numsub("alice"), 0);
+}
+
+TEST_F(Gateway, AnswersOversizedHeadersWith431) {
+    const auto r = http_get(port(), "/healthz", {{"X-Padding", std::string(16 * 1024, 'p')}});
+    EXPECT_EQ(r.status, 431) << r.error.message();
+    EXPECT_EQ(http_get(port(), "/healthz").status, 200);
+}
+
+TEST_F(Gateway, ReportsHealthAndReadiness) {
+    const auto h = http_get(port(), "/healthz");
+    EXPECT_EQ(h.status, 200);
+    EXPECT_EQ(readyz(), 200);
+}
+
+TEST_F(Gateway, ExposesTheConnectionGaugeInMetrics) {
+    const auto r = http_get(port(), "/metrics");
+    ASSERT_EQ(r.status, 200);
+    EXPECT_NE(r.header("Content-Type").find("text/plain"), std::string::npos);
+    EXPECT_NE(r.body.find("# TYPE wsgate_connections gauge"), std::string::npos) << r.body;
+    EXPECT_EQ(metric("wsgate_connections"), 0);
+    auto alice = connect_user("alice");
+    ASSERT_TRUE(alice);
+    // The gauge moves when the server's accept completes, which may be just after the
+    // client saw the 101.
+    EXPECT_TRUE(wait_metric("wsgate_connections", 1, 5s));
+    alice->close();
+    EXPECT_TRUE(wait_metric("wsgate_connections", 0, 5s));
+}
+
+TEST_F(Gateway, StaysUpAfterGarbageBytesOnARawSocket) {
+    {
+        raw_connection raw;
+        ASSERT_TRUE(raw.connect(port())) << raw.error();
+        // A TLS ClientHello's first bytes, NULs, then CRLFs: not HTTP at all.
+        static constexpr char garbage[] =
+            "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\xff\x00"
+            "GARBAGE \r\n\x01\x02\r\n\r\n";
+        ASSERT_TRUE(raw.send(std::string(garbage, sizeof garbage - 1)));
+        EXPECT_TRUE(raw.wait_closed(5s)) << "the gateway should answer and close";
+        EXPECT_EQ(raw.received().rfind("HTTP/1.1 400", 0), 0u) << raw.received();
+    }
+    {
+        raw_connection half;  // an incomplete request, then the client vanishes
+        ASSERT_TRUE(half.connect(port()));
+        ASSERT_TRUE(half.send("GET /ws/v1/status/alice HTTP/1.1\r\nHost: x\r\nUpg"));
+    }
+    EXPECT_EQ(http_get(port(), "/healthz").status, 200);
+    auto alice = connect_user("alice");
+    ASSERT_TRUE(alice);
+    EXPECT_EQ(publish("alice", "still here"), 1);
+    EXPECT_EQ(alice->read_text(5s), "still here");
+}
+
+// --- client frames ----------------------------------------------------------------------
+
+TEST_F(Gateway, AnswersAPingWithAPong) {
+    auto alice = connect_user("alice");
+    ASSERT_TRUE(alice);
+    EXPECT_TRUE(alice->ping(5s));
+    EXPECT_TRUE(alice->ping(5s));
+    EXPECT_EQ(alice->pongs(), 2u);
+}
+
+TEST_F(Gateway, IgnoresASmallTextFrameFromTheClient) {
+    auto alice = connect_user("alice");
+    ASSERT_TRUE(alice);
+    ASSERT_FALSE(alice->send_text("hello server"));
+    ASSERT_FALSE(alice->send_text(std::string(4096, 'a'))) << "exactly the limit is allowed";
+    EXPECT_TRUE(alice->ping(5s)) << "the connection survives";
+    EXPECT_EQ(publish("alice", "still delivered"), 1);
+    EXPECT_EQ(alice->read_text(5s), "still delivered");
+    EXPECT_FALSE(alice->ended());
+}
+
+TEST_F(Gateway, ClosesWith1009OnAClientFrameOverTheLimit) {
+    auto alice = connect_user("alice");
+    ASSERT_TRUE(alice);
+    ASSERT_FALSE(alice->send_text(std::string(4097, 'a')));
+    const auto end = alice->read_until_close(5s);
+    ASSERT_TRUE(end.got_close_frame) << end;
+    EXPECT_EQ(end.code, 1009) << end;
+    EXPECT_TRUE(wait_until([&] { return numsub("alice") == 0; }, 5s));
+}
+
+TEST_F(Gateway, ClosesWith1003OnABinaryFrame) {
+    auto alice = connect_user("alice");
+    ASSERT_TRUE(alice);
+    ASSERT_FALSE(alice->send_binary(std::string("\x00\x01\x02", 3)));
+    const auto end = alice->read_until_close(5s);
+    ASSERT_TRUE(end.got_close_frame) << end;
+    EXPECT_EQ(end.code, 1003) << end;
+    EXPECT_EQ(end.reason, "binary frames not accepted");
+    EXPECT_EQ(metric("wsgate_closes_total{cause=\"client_protocol\"}"), 1);
+}
+
+// --- UTF-8 policy -----------------------------------------------------------------------
+
+TEST_F(Gateway, DropsAnInvalidUtf8PayloadAndCountsIt) {
+    auto alice = connect_user("alice");
+    ASSERT_TRUE(alice);
+    EXPECT_EQ(publish("alice", "\xff\xfe not utf-8"), 1);
+    EXPECT_EQ(publish("alice", "\xed\xa0\x80 surrogate"), 1);
+    EXPECT_EQ(publish("alice", "valid after"), 1);
+    EXPECT_EQ(alice->read_text(5s), "valid after") << "the invalid ones must be skipped";
+    EXPECT_EQ(metric("wsgate_messages_dropped_total{reason=\"invalid_utf8\"}"), 2);
+    EXPECT_FALSE(alice->ended());
+}
+
+class GatewayWithBinaryFallback : public Gateway {
+protected:
+    flag_list gateway_flags() const override { return {{"--invalid-utf8", "binary"}}; }
+};
+
+TEST_F(GatewayWithBinaryFallback, DeliversAnInvalidUtf8PayloadAsABinaryFrame) {
+    auto alice = connect_user("alice");
+    ASSERT_TRUE(alice);
+    const std::string bad("\xff\x00\xc3(\x80 raw", 9);
+    EXPECT_EQ(publish("alice", bad), 1);
+    EXPECT_EQ(publish("alice", "text again"), 1);
+    EXPECT_EQ(alice->read(5s), (ws_message{bad, true}));
+    EXPECT_EQ(alice->read(5s), (ws_message{"text again", false}));
+    EXPECT_EQ(metric("wsgate_messages_dropped_total{reason=\"invalid_utf8\"}"), 0);
+}
+
+// --- cleanup ----------------------------------------------------------------------------
+
+TEST_F(Gateway, AbortedConnectionsReleaseTheirSubscriptions) {
+    constexpr std::size_t total = 1000, batch = 100;
+    std::vector<std::string> users;
+    std::vector<std::unique_ptr<ws_client>> clients;
+    for (std::size_t i = 0; i < total; ++i) users.push_back("bulk-" + std::to_string(i));
+
+    for (std::size_t b = 0; b < total; b += batch) {
+        std::vector<ws_client*> pending;
+        for (std::size_t i = b; i < b + batch; ++i) {
+            clients.push_back(std::make_unique<ws_client>());
+            clients.back()->start_connect(port(), target_for(users[i]));
+            pending.push_back(clients.back().get());
+        }
+        const auto failed = connect_all(pending, 20s);
+        ASSERT_TRUE(failed.empty()) << failed.size() << " of batch " << b / batch << " failed";
+    }
+    EXPECT_TRUE(wait_metric("wsgate_connections", static_cast<double>(total), 5s));
+    const auto during = numsub_many(users);
+    ASSERT_EQ(during.size(), total);
+    EXPECT_TRUE(std::all_of(during.begin(), during.end(), [](long long n) { return n == 1; }))
+        << "one subscription per user: one connection, so one shard";
+
+    for (auto& c : clients) c->abort();
+    EXPECT_TRUE(wait_until(
+        [&] {
+            const auto after = numsub_many(users);
+            return std::all_of(after.begin(), after.end(), [](long long n) { return n == 0; });
+        },
+        15s, 50ms))
+        << "channels still subscribed after every client reset";
+    EXPECT_TRUE(wait_metric("wsgate_connections", 0, 5s));
+    EXPECT_TRUE(wait_metric("wsgate_users", 0, 5s));
+    // Redis drops the subscription before the gateway reads the acknowledgement.
+    EXPECT_TRUE(wait_metric("wsgate_redis_channels", 0, 5s));
+    const auto m = metrics();
+    EXPECT_EQ(m.at("wsgate_queued_bytes"), 0);
+    EXPECT_EQ(m.at("wsgate_connections_total"), static_cast<double>(total));
+}
+
+}  // namespace
