@@ -1,5 +1,7 @@
 // redis_server: spawns redis-server through child_process and talks to it with hiredis's
 // blocking client. Readiness is "PING answers", never a sleep.
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include "redis_server.hpp"
 
 #include <hiredis/hiredis.h>
@@ -89,18 +91,7 @@ char process_state(pid_t pid) {
 }
 
 std::string percent_encode(std::string_view s) {
-    static constexpr char hex[] = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : s) {
-        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        }
-    }
-    return out;
+    return boost::urls::encode(s, boost::urls::unreserved_chars);
 }
 
 }  // namespace

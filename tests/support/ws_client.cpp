@@ -1,6 +1,8 @@
 // ws_client over Beast with one persistent read per connection (control frames are only
 // processed while a read is pending), run on demand under deadlines; http_request with its
 // own io_context; raw_connection over a non-blocking socket and poll(2).
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include "ws_client.hpp"
 
 #include <fcntl.h>
@@ -602,18 +604,7 @@ std::string upgrade_request(std::uint16_t port, std::string_view target) {
 }
 
 std::string percent_encode(std::string_view s) {
-    static constexpr char hex[] = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : s) {
-        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        }
-    }
-    return out;
+    return boost::urls::encode(s, boost::urls::unreserved_chars);
 }
 
 }  // namespace wsgate::test
