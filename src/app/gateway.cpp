@@ -12,15 +12,14 @@
 
 namespace wsgate {
 
-gateway::gateway(config cfg)
-    : cfg_(std::move(cfg)), verifier_(cfg_.jwt), registry_(cfg_.threads) {
+gateway::gateway(config cfg) : cfg_(std::move(cfg)), verifier_(cfg_.jwt), registry_(cfg_.threads) {
     std::string algorithms;
     for (const auto& a : verifier_.algorithms()) algorithms += (algorithms.empty() ? "" : ",") + a;
     log::info("jwt_configured", {{"algorithms", algorithms}});
     // RFC 7518 3.2: an HMAC key must be at least as long as the hash output.
     if (!cfg_.jwt.secret.empty() && cfg_.jwt.secret.size() < 32)
-        log::warn("jwt_secret_short", {{"bytes", cfg_.jwt.secret.size()},
-                                       {"advice", "use at least 32 random bytes"}});
+        log::warn("jwt_secret_short",
+                  {{"bytes", cfg_.jwt.secret.size()}, {"advice", "use at least 32 random bytes"}});
     auto address = net::ip::make_address(cfg_.listen_host);
     for (std::size_t i = 0; i < cfg_.threads; ++i)
         shards_.push_back(std::make_unique<shard>(i, cfg_, verifier_, registry_, stopping_));
@@ -44,8 +43,8 @@ gateway::gateway(config cfg)
 gateway::~gateway() = default;
 
 int gateway::run() {
-    net::io_context control(1);
-    net::signal_set signals(control, SIGINT, SIGTERM);
+    auto& control = control_;
+    auto& signals = signals_;
     net::steady_timer watchdog(control);
     std::atomic<std::size_t> running{shards_.size()};
 
@@ -54,7 +53,11 @@ int gateway::run() {
         threads.emplace_back([&, sh = s.get()] {
             sh->run();
             // Tell the control loop; the last shard to finish ends the wait early.
-            if (--running == 0) net::post(control, [&] { watchdog.cancel(); signals.cancel(); });
+            if (--running == 0)
+                net::post(control, [&] {
+                    watchdog.cancel();
+                    signals.cancel();
+                });
         });
     }
 
@@ -72,8 +75,9 @@ int gateway::run() {
             log::warn("forced_stop", {{"signal", signo}});
             return force_stop();
         }
-        log::info("shutting_down", {{"signal", signo},
-                                    {"timeout_ms", static_cast<long long>(cfg_.shutdown_timeout.count())}});
+        log::info("shutting_down",
+                  {{"signal", signo},
+                   {"timeout_ms", static_cast<long long>(cfg_.shutdown_timeout.count())}});
         for (auto& s : shards_) net::post(s->context(), [sh = s.get()] { sh->begin_shutdown(); });
         watchdog.expires_after(cfg_.shutdown_timeout);
         watchdog.async_wait([&](error_code wec) {

@@ -3,6 +3,9 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -31,6 +34,10 @@ public:
 
 private:
     config cfg_;
+    // The control loop and its signals come first: a SIGTERM that arrives while the
+    // shards are being built is then held for run() instead of killing the process.
+    boost::asio::io_context control_{1};
+    boost::asio::signal_set signals_{control_, SIGINT, SIGTERM};
     auth::jwt_verifier verifier_;
     metrics_registry registry_;
     std::atomic<bool> stopping_{false};

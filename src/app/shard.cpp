@@ -25,14 +25,19 @@ shard::shard(std::size_t index, const config& cfg, const auth::jwt_verifier& ver
     : index_(index),
       cfg_(cfg),
       metrics_(registry.shard(index)),
-      ioc_(std::make_unique<net::io_context>(1)),
+      ioc_(std::make_unique<io_context_t>(1)),
       hub_(*this),
       subscriber_(ioc_->get_executor(), subscriber_options_for(cfg, index), *this, metrics_),
       ctx_{cfg, verifier, registry, stopping, metrics_, hub_} {}
 
 shard::~shard() {
-    // Destroy pending handlers (and the sessions they own) while hub and subscriber live.
-    ioc_.reset();
+    // After an orderly stop there is nothing pending. After a forced one, handlers still own
+    // sessions whose destructors use the hub and the subscriber: close what is open, then
+    // destroy those handlers now, while everything they use still exists. The io_context
+    // itself goes last, after every I/O object of this shard.
+    subscriber_.stop();
+    if (listener_) listener_->stop();
+    ioc_->destroy_pending_handlers();
 }
 
 void shard::start(tcp::acceptor acceptor) {

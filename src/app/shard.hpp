@@ -46,9 +46,13 @@ private:
     std::size_t index_;
     const config& cfg_;
     shard_metrics& metrics_;
-    // Declared first so it is destroyed last but reset explicitly first in ~shard(): pending
-    // handlers own sessions whose destructors still use the hub and subscriber.
-    std::unique_ptr<net::io_context> ioc_;
+    // An io_context whose pending handlers can be destroyed before the objects they use.
+    struct io_context_t : net::io_context {
+        using net::io_context::io_context;
+        void destroy_pending_handlers() { shutdown(); }
+    };
+    // Declared before everything that does I/O on it, so it is destroyed last.
+    std::unique_ptr<io_context_t> ioc_;
     hub hub_;
     redis::subscriber subscriber_;
     server_context ctx_;

@@ -32,7 +32,9 @@ public:
     /// it: gateway connections, one per gateway shard that has a session of this user, so 0
     /// means nobody is online. Connects (AUTH, SELECT) first if needed. A connection found
     /// broken (closed or reset by the server) is replaced once and the PUBLISH resent; a
-    /// timeout is not retried, since Redis may have executed the command. Throws
+    /// timeout is not retried, since Redis may have executed the command. The resend covers
+    /// the common case of a server that dropped an idle connection; if instead the server
+    /// died after executing the PUBLISH but before answering, subscribers get it twice. Throws
     /// std::invalid_argument for an empty user id and std::runtime_error on any Redis failure;
     /// messages name the server by its redacted URL.
     long long publish_user_notification(std::string_view user_id, std::string_view payload);

@@ -36,10 +36,14 @@ namespace {
 // Collapses the result of `a || b` where both sides yield an error_code.
 template <class... T>
 error_code first_error(const std::variant<T...>& v) {
-    return std::visit([](const auto& x) -> error_code {
-        if constexpr (std::is_same_v<std::decay_t<decltype(x)>, error_code>) return x;
-        else return make_error_code(errc::redis_timeout);
-    }, v);
+    return std::visit(
+        [](const auto& x) -> error_code {
+            if constexpr (std::is_same_v<std::decay_t<decltype(x)>, error_code>)
+                return x;
+            else
+                return make_error_code(errc::redis_timeout);
+        },
+        v);
 }
 
 asio::awaitable<error_code> sleep_then_timeout(asio::steady_timer& t, std::chrono::milliseconds d) {
@@ -206,7 +210,10 @@ error_code subscriber::handle_reply(const redisReply& reply) {
 void subscriber::set_ready(bool r) {
     if (ready_ == r) return;
     ready_ = r;
-    if (r) down_reported_ = false;
+    if (r) {
+        down_reported_ = false;
+        ready_since_ = clock::now();
+    }
     metrics_.redis_up.store(r ? 1 : 0, std::memory_order_relaxed);
 }
 
@@ -238,17 +245,21 @@ std::chrono::milliseconds subscriber::next_backoff() {
     // Full jitter over an exponential ceiling: 100 ms × 2^failures, capped.
     auto shift = std::min(failures_, 16u);
     auto ceiling = std::min<std::int64_t>(opts_.backoff_max.count(), std::int64_t{100} << shift);
-    std::uniform_int_distribution<std::int64_t> pick(ceiling / 2, std::max<std::int64_t>(ceiling, 1));
+    std::uniform_int_distribution<std::int64_t> pick(ceiling / 2,
+                                                     std::max<std::int64_t>(ceiling, 1));
     return std::chrono::milliseconds(pick(rng_));
 }
 
 asio::awaitable<void> subscriber::loop() {
     while (!stopped_) {
         auto ec = co_await connect_and_serve();
-        bool was_ready = ready_;
+        // A link that stayed ready for a while starts the backoff over; one that Redis
+        // drops right after the resubscription (output buffer limit, a kill loop) keeps
+        // backing off, so the whole set is not resent every 100 ms.
+        bool was_stable = ready_ && clock::now() - ready_since_ >= opts_.backoff_max;
         link_down();
         if (stopped_) break;
-        failures_ = was_ready ? 0 : failures_ + 1;
+        failures_ = was_stable ? 0 : failures_ + 1;
         auto delay = next_backoff();
         // Warn once per state change; the retries of one outage go to debug.
         if (!down_reported_) {
@@ -257,9 +268,9 @@ asio::awaitable<void> subscriber::loop() {
                                           {"url", redacted_url(opts_.endpoint)},
                                           {"retry_ms", delay.count()}});
         } else {
-            log::debug("redis_retry_failed", {{"reason", ec.message()},
-                                              {"attempt", failures_},
-                                              {"retry_ms", delay.count()}});
+            log::debug(
+                "redis_retry_failed",
+                {{"reason", ec.message()}, {"attempt", failures_}, {"retry_ms", delay.count()}});
         }
         backoff_timer_.expires_after(delay);
         co_await backoff_timer_.async_wait(use_tuple);
@@ -274,6 +285,7 @@ asio::awaitable<error_code> subscriber::connect_and_serve() {
         auto [ec, results] = co_await resolver.async_resolve(
             opts_.endpoint.host, std::to_string(opts_.endpoint.port), use_tuple);
         if (ec) co_return ec;
+        if (stopped_) co_return asio::error::operation_aborted;
         socket_ = asio::ip::tcp::socket(ex_);
         auto [cec, ep] = co_await asio::async_connect(socket_, results, use_tuple);
         co_return cec;
@@ -281,13 +293,15 @@ asio::awaitable<error_code> subscriber::connect_and_serve() {
     if (auto ec = first_error(co_await (resolve() || sleep_then_timeout(deadline, opts_.timeout))))
         co_return ec;
     if (stopped_) co_return asio::error::operation_aborted;
-    socket_.set_option(asio::ip::tcp::no_delay(true));
-    socket_.set_option(asio::socket_base::keep_alive(true));
+    error_code opt_ec;
+    socket_.set_option(asio::ip::tcp::no_delay(true), opt_ec);
+    socket_.set_option(asio::socket_base::keep_alive(true), opt_ec);
 
     reader_ = std::make_unique<resp_reader>();
     last_rx_ = clock::now();
     last_ping_ = last_rx_;
-    if (auto ec = first_error(co_await (handshake() || sleep_then_timeout(deadline, opts_.timeout))))
+    if (auto ec =
+            first_error(co_await (handshake() || sleep_then_timeout(deadline, opts_.timeout))))
         co_return ec;
 
     connected_ = true;
@@ -322,8 +336,10 @@ asio::awaitable<error_code> subscriber::handshake() {
     std::size_t expected = 0;
     const auto& ep = opts_.endpoint;
     if (!ep.password.empty()) {
-        if (ep.username.empty()) append_command(out, {"AUTH", ep.password});
-        else append_command(out, {"AUTH", ep.username, ep.password});
+        if (ep.username.empty())
+            append_command(out, {"AUTH", ep.password});
+        else
+            append_command(out, {"AUTH", ep.username, ep.password});
         ++expected;
     }
     if (ep.db != 0) {
@@ -349,9 +365,11 @@ asio::awaitable<error_code> subscriber::handshake() {
             auto ev = classify(**r);
             if (!ev) co_return ev.error();
             if (auto* e = std::get_if<error_event>(&*ev)) {
-                // WRONGPASS, NOAUTH, ERR invalid DB index...: a configuration problem.
-                log::error("redis_handshake_failed", {{"error", e->text},
-                                                      {"url", redacted_url(opts_.endpoint)}});
+                // WRONGPASS, NOAUTH, ERR invalid DB index...: a configuration problem,
+                // reported once per outage like the link state.
+                if (!down_reported_)
+                    log::error("redis_handshake_failed",
+                               {{"error", e->text}, {"url", redacted_url(opts_.endpoint)}});
                 co_return make_error_code(errc::redis_error_reply);
             }
             if (!std::holds_alternative<status_event>(*ev))
@@ -399,7 +417,8 @@ asio::awaitable<error_code> subscriber::write_loop() {
 
 asio::awaitable<error_code> subscriber::watchdog() {
     asio::steady_timer tick(ex_);
-    auto period = std::min<std::chrono::milliseconds>(std::chrono::seconds(1), opts_.ping_interval / 4);
+    auto period =
+        std::min<std::chrono::milliseconds>(std::chrono::seconds(1), opts_.ping_interval / 4);
     if (period.count() < 10) period = std::chrono::milliseconds(10);
     for (;;) {
         tick.expires_after(period);

@@ -131,7 +131,8 @@ private:
     bool stopped_ = false;
     bool ever_connected_ = false;
     bool down_reported_ = false;  // warned about the current outage
-    unsigned failures_ = 0;   // consecutive failed attempts, for the backoff
+    unsigned failures_ = 0;       // consecutive failed attempts, for the backoff
+    std::chrono::steady_clock::time_point ready_since_{};
     std::chrono::steady_clock::time_point last_rx_{};
     std::chrono::steady_clock::time_point last_ping_{};
     std::minstd_rand rng_;

@@ -19,10 +19,11 @@ public:
         : max_messages_(max_messages), max_bytes_(max_bytes) {}
 
     /// Appends `m`, or returns false and leaves the queue unchanged when it would exceed
-    /// either bound.
+    /// either bound. An empty queue takes any one message: the bound is on backlog, and a
+    /// single payload larger than it (already in memory, shared) is no sign of a slow client.
     bool push(message_ptr m) {
         auto size = m->payload.size();
-        if (count() + 1 > max_messages_ || bytes_ + size > max_bytes_) return false;
+        if (count() + 1 > max_messages_ || (!empty() && bytes_ + size > max_bytes_)) return false;
         items_.push_back(std::move(m));
         bytes_ += size;
         return true;

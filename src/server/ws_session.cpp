@@ -5,6 +5,8 @@
 // fan-out walk, so they never touch the hub; anything that would is posted.
 #include "server/ws_session.hpp"
 
+#include <algorithm>
+
 #include "auth/authorize.hpp"
 #include "server/close_codes.hpp"
 #include "util/log.hpp"
@@ -29,7 +31,8 @@ void ws_session::leave_hub() {
     if (!joined_) return;
     joined_ = false;
     ctx_.hub.leave(user_id_, this);
-    ctx_.metrics.users.store(static_cast<std::int64_t>(ctx_.hub.users()), std::memory_order_relaxed);
+    ctx_.metrics.users.store(static_cast<std::int64_t>(ctx_.hub.users()),
+                             std::memory_order_relaxed);
 }
 
 void ws_session::drop_queue() {
@@ -74,7 +77,8 @@ void ws_session::run(request req, result<std::string> auth) {
     user_id_ = std::move(*auth);
     joined_ = true;
     bool confirmed = ctx_.hub.join(user_id_, this);
-    ctx_.metrics.users.store(static_cast<std::int64_t>(ctx_.hub.users()), std::memory_order_relaxed);
+    ctx_.metrics.users.store(static_cast<std::int64_t>(ctx_.hub.users()),
+                             std::memory_order_relaxed);
     if (confirmed) {
         phase_ = phase::accepting;
         do_accept();
@@ -84,7 +88,8 @@ void ws_session::run(request req, result<std::string> auth) {
     // the client's `open` event cannot be missed.
     phase_ = phase::waiting;
     timer_.expires_after(cfg.subscribe_timeout);
-    timer_.async_wait(beast::bind_front_handler(&ws_session::on_subscribe_timeout, shared_from_this()));
+    timer_.async_wait(
+        beast::bind_front_handler(&ws_session::on_subscribe_timeout, shared_from_this()));
 }
 
 void ws_session::subscribed() {
@@ -97,7 +102,8 @@ void ws_session::subscribed() {
 void ws_session::on_subscribe_timeout(error_code ec) {
     if (ec == net::error::operation_aborted || phase_ != phase::waiting) return;
     ctx_.metrics.count_close(close_cause::subscribe_timeout);
-    log::warn("subscribe_timeout", {{"user", user_id_}});
+    // Counted above; during an outage every waiting client ends here, so no warn per client.
+    log::debug("subscribe_timeout", {{"user", user_id_}});
     leave_hub();
     close_code_ = close_codes::try_again_later;
     close_reason_ = close_codes::reason_unavailable;
@@ -138,7 +144,8 @@ void ws_session::on_read(error_code ec, std::size_t) {
     if (ec) {
         // closed: the close handshake finished. message_too_big, bad UTF-8 and other
         // protocol errors: Beast has already sent 1009/1007/1002. timeout: no pong.
-        if (ec == beast::error::timeout) ctx_.metrics.count_close(close_cause::ping_timeout);
+        if (ec == beast::error::timeout)
+            ctx_.metrics.count_close(close_cause::ping_timeout);
         else if (ec != websocket::error::closed && ec != net::error::operation_aborted &&
                  ec != net::error::eof && ec != net::error::connection_reset)
             ctx_.metrics.count_close(close_cause::client_protocol);
@@ -174,7 +181,8 @@ void ws_session::deliver(const message_ptr& msg) {
 void ws_session::do_write() {
     writing_ = true;
     inflight_ = queue_.front();
-    shard_metrics::add(ctx_.metrics.queued_bytes, -static_cast<std::int64_t>(inflight_->payload.size()));
+    shard_metrics::add(ctx_.metrics.queued_bytes,
+                       -static_cast<std::int64_t>(inflight_->payload.size()));
     queue_.pop_front();
     ws_.text(!inflight_->binary);
     ws_.async_write(net::buffer(inflight_->payload),
@@ -184,15 +192,30 @@ void ws_session::do_write() {
 void ws_session::on_write(error_code ec, std::size_t n) {
     writing_ = false;
     inflight_.reset();
-    if (ec) return;  // the pending read sees the same failure and ends the session
+    if (ec) {
+        // The peer is gone. Stop taking messages now rather than when the read notices
+        // (without pings a half-open socket may never fail a read): leave the hub, drop
+        // the backlog and close the socket, which ends the pending read.
+        overflowed_ = true;
+        leave_hub();
+        drop_queue();
+        timer_.cancel();
+        error_code ignored;
+        ws_.next_layer().close(ignored);
+        return;
+    }
     shard_metrics::inc(ctx_.metrics.messages_delivered_total);
     shard_metrics::inc(ctx_.metrics.bytes_sent_total, n);
-    if (close_code_ != 0) return do_close();
+    if (close_code_ != 0) {
+        timer_.cancel();  // the stuck-write deadline, if armed
+        return do_close();
+    }
     if (!queue_.empty()) do_write();
 }
 
 void ws_session::shutdown() {
-    if (phase_ == phase::waiting || close_code_ == 0) ctx_.metrics.count_close(close_cause::shutdown);
+    if (phase_ == phase::waiting || close_code_ == 0)
+        ctx_.metrics.count_close(close_cause::shutdown);
     close(close_codes::going_away, close_codes::reason_shutdown);
 }
 
@@ -212,10 +235,12 @@ void ws_session::close(std::uint16_t code, std::string_view reason) {
             return;  // on_accept sends the close
         case phase::open:
             if (!writing_) return do_close();
-            // A write is stuck behind a client that does not read. Give it the handshake
-            // timeout to drain, then cut the socket: the close frame is a courtesy, the
+            // A write is stuck behind a client that does not read. Give it a short while
+            // to drain (well inside the shutdown timeout, so a stuck client cannot hold up
+            // an orderly stop), then cut the socket: the close frame is a courtesy, the
             // memory bound is not.
-            timer_.expires_after(ctx_.cfg.handshake_timeout);
+            timer_.expires_after(
+                std::min(ctx_.cfg.handshake_timeout, ctx_.cfg.shutdown_timeout / 2));
             timer_.async_wait([self = shared_from_this()](error_code ec) {
                 if (ec || !self->writing_) return;
                 error_code ignored;

@@ -26,6 +26,15 @@ TEST(SendQueue, RefusesPastTheByteBoundWithoutChange) {
     EXPECT_EQ(q.bytes(), 10u);
 }
 
+TEST(SendQueue, AnEmptyQueueTakesOneOversizedMessage) {
+    wsgate::send_queue q(100, 10);
+    EXPECT_TRUE(q.push(msg(50)));
+    EXPECT_FALSE(q.push(msg(1)));
+    q.pop_front();
+    EXPECT_TRUE(q.push(msg(1)));
+    EXPECT_FALSE(q.push(msg(50)));
+}
+
 TEST(SendQueue, RefusesPastTheCountBound) {
     wsgate::send_queue q(2, 1000);
     EXPECT_TRUE(q.push(msg(0)));
