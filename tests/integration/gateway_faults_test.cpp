@@ -228,6 +228,7 @@ TEST_F(GatewaySlowConsumer, DisconnectsAClientThatStopsReadingAndKeepsServingOth
     std::atomic<long> received{0};
     std::atomic<bool> finished{false};
     std::atomic<bool> reader_gone{false};
+    double max_queued = 0;  // producer thread only until joined
     std::string producer_error;
     std::thread producer([&] {
         try {
@@ -240,9 +241,11 @@ TEST_F(GatewaySlowConsumer, DisconnectsAClientThatStopsReadingAndKeepsServingOth
                 if (reader_gone) break;
                 pub.publish_user_notification("dave", std::to_string(i) + ":" + pad);
                 published = i + 1;
-                if (i + 1 >= min_messages && (i + 1) % 250 == 0) {
+                if ((i + 1) % 50 == 0) {
                     auto m = parse_metrics(http_get(gateway_port, "/metrics").body);
-                    if (m["wsgate_closes_total{cause=\"slow_consumer\"}"] >= 1) break;
+                    max_queued = std::max<double>(max_queued, m["wsgate_queued_bytes"]);
+                    if (i + 1 >= min_messages && m["wsgate_closes_total{cause=\"slow_consumer\"}"] >= 1)
+                        break;
                 }
             }
         } catch (const std::exception& e) {
@@ -283,6 +286,10 @@ TEST_F(GatewaySlowConsumer, DisconnectsAClientThatStopsReadingAndKeepsServingOth
     }
     EXPECT_LT(slow.discarded(), static_cast<std::size_t>(total))
         << "the backlog must not all be delivered";
+    // Memory stays bounded while the slow client lags: its queue never holds more than
+    // 64 KiB, and the normal client's at most `window` messages.
+    EXPECT_GT(max_queued, 0) << "the sampling never saw a backlog";
+    EXPECT_LE(max_queued, 64 * 1024 + (window + 1) * 1010) << "queued bytes exceeded the bound";
     EXPECT_EQ(metric("wsgate_closes_total{cause=\"slow_consumer\"}"), 1);
     EXPECT_GE(metric("wsgate_messages_dropped_total{reason=\"slow_consumer\"}"), 1);
     EXPECT_TRUE(wait_metric("wsgate_queued_bytes", 0, 5s));
