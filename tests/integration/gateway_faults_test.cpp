@@ -244,7 +244,8 @@ TEST_F(GatewaySlowConsumer, DisconnectsAClientThatStopsReadingAndKeepsServingOth
                 if ((i + 1) % 50 == 0) {
                     auto m = parse_metrics(http_get(gateway_port, "/metrics").body);
                     max_queued = std::max<double>(max_queued, m["wsgate_queued_bytes"]);
-                    if (i + 1 >= min_messages && m["wsgate_closes_total{cause=\"slow_consumer\"}"] >= 1)
+                    if (i + 1 >= min_messages &&
+                        m["wsgate_closes_total{cause=\"slow_consumer\"}"] >= 1)
                         break;
                 }
             }
@@ -297,6 +298,47 @@ TEST_F(GatewaySlowConsumer, DisconnectsAClientThatStopsReadingAndKeepsServingOth
 
     EXPECT_EQ(publish("dave", "still here"), 1);
     EXPECT_EQ(normal->read_text(5s), "still here");
+}
+
+// --- Redis credentials -------------------------------------------------------------------
+
+// The password (default user) and an ACL user both work, and neither reaches the log.
+TEST(GatewayRedisAuth, SubscribesWithAPasswordOrAnAclUser) {
+    hard_deadline limit(60s);
+    redis_server::options o;
+    o.password = "default-pass-5150";
+    o.extra_args = {"--user", "gw", "on", ">gw-pass-7734", "+@all", "&*"};
+    redis_server redis(o);
+    const std::string acl_url = "redis://gw:gw-pass-7734@127.0.0.1:" + std::to_string(redis.port());
+    for (const std::string& url : {redis.url(), acl_url}) {
+        gateway_process gw(url, {}, /*wait_ready=*/true);
+        ws_client c;
+        ASSERT_FALSE(c.connect(
+            gw.port(),
+            "/ws/v1/status/ann?token=" + wsgate::auth::mint_hs256(test_jwt_secret, "ann", 1h)));
+        wsgate::publisher pub(redis.url(), 5s);
+        EXPECT_EQ(pub.publish_user_notification("ann", "with credentials"), 1);
+        EXPECT_EQ(c.read_text(5s), "with credentials");
+        c.close();
+        EXPECT_EQ(gw.terminate(), 0);
+        const auto out = gw.output();
+        EXPECT_EQ(out.find("default-pass-5150"), std::string::npos) << out;
+        EXPECT_EQ(out.find("gw-pass-7734"), std::string::npos) << out;
+    }
+}
+
+// A wrong password is a configuration error: reported (without the password), never ready.
+TEST(GatewayRedisAuth, AWrongPasswordIsReportedAndKeepsTheGatewayUnready) {
+    hard_deadline limit(60s);
+    redis_server::options o;
+    o.password = "right-pass-1234";
+    redis_server redis(o);
+    gateway_process gw("redis://:wrong-pass-9876@127.0.0.1:" + std::to_string(redis.port()), {},
+                       /*wait_ready=*/false);
+    EXPECT_TRUE(gw.process().wait_for_output("redis_handshake_failed", 10s)) << gw.output();
+    EXPECT_EQ(http_get(gw.port(), "/readyz", {}, 2s).status, 503);
+    EXPECT_EQ(gw.terminate(), 0);
+    EXPECT_EQ(gw.output().find("wrong-pass-9876"), std::string::npos) << gw.output();
 }
 
 // --- shutdown and keepalive -------------------------------------------------------------
