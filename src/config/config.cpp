@@ -33,7 +33,8 @@ std::uint64_t bytes_flag(const std::string& flag, const std::string& text, std::
     auto b = parse_bytes(text);
     if (!b) throw bad_setting(flag, "'" + text + "' is not a size (e.g. 4096, 64KiB, 1MiB)");
     if (*b < min || *b > max)
-        throw bad_setting(flag, "must be between " + format_bytes(min) + " and " + format_bytes(max));
+        throw bad_setting(flag,
+                          "must be between " + format_bytes(min) + " and " + format_bytes(max));
     return *b;
 }
 
@@ -53,8 +54,10 @@ std::string read_secret_file(const std::string& path) {
     if (!in) throw bad_setting("--jwt-secret-file", path + ": cannot be read");
     std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     // Drop one line ending, as wsgate-token does, so both read the same secret.
-    if (s.ends_with("\r\n")) s.resize(s.size() - 2);
-    else if (s.ends_with('\n')) s.pop_back();
+    if (s.ends_with("\r\n"))
+        s.resize(s.size() - 2);
+    else if (s.ends_with('\n'))
+        s.pop_back();
     if (s.empty()) throw bad_setting("--jwt-secret-file", path + ": is empty");
     return s;
 }
@@ -128,7 +131,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         ->capture_default_str();
     opt("--redis-url", redis_url, "redis://[user:password@]host:port[/db]")->capture_default_str();
     opt("--jwt-secret", jwt_secret, "shared secret for HS256/384/512 tokens");
-    opt("--jwt-secret-file", jwt_secret_file, "file holding the shared secret (trailing newline dropped)");
+    opt("--jwt-secret-file", jwt_secret_file,
+        "file holding the shared secret (trailing newline dropped)");
     opt("--jwt-public-key-file", jwt_public_key_files,
         "PEM public key (RSA, EC P-256/P-384, Ed25519); repeatable")
         ->delimiter(',');
@@ -140,8 +144,10 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     opt("--jwt-audience", jwt_audience, "comma-separated accepted aud values");
     opt("--jwt-leeway", jwt_leeway, "clock skew allowed on exp and nbf")->capture_default_str();
     opt("--jwt-user-claim", cfg.jwt.user_claim, "claim holding the user id")->capture_default_str();
-    opt("--threads", threads, "shards (event-loop threads); 0 = one per core")->capture_default_str();
-    opt("--max-queue-bytes", max_queue_bytes, "per-connection send queue limit before 4008 slow consumer")
+    opt("--threads", threads, "shards (event-loop threads); 0 = one per core")
+        ->capture_default_str();
+    opt("--max-queue-bytes", max_queue_bytes,
+        "per-connection send queue limit before 4008 slow consumer")
         ->capture_default_str();
     opt("--max-queue-messages", max_queue_messages, "per-connection send queue limit in messages")
         ->capture_default_str();
@@ -153,9 +159,11 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         ->capture_default_str();
     opt("--max-header-bytes", max_header, "largest request header block (431 beyond)")
         ->capture_default_str();
-    opt("--subscribe-timeout", subscribe_timeout, "wait for Redis to confirm a subscription (1013 beyond)")
+    opt("--subscribe-timeout", subscribe_timeout,
+        "wait for Redis to confirm a subscription (1013 beyond)")
         ->capture_default_str();
-    opt("--redis-timeout", redis_timeout, "Redis connect and reply deadline")->capture_default_str();
+    opt("--redis-timeout", redis_timeout, "Redis connect and reply deadline")
+        ->capture_default_str();
     opt("--redis-ping-interval", redis_ping, "ping Redis after this much silence")
         ->capture_default_str();
     opt("--redis-backoff-max", redis_backoff, "cap on the jittered reconnect delay")
@@ -178,7 +186,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         split_host_port(listen, cfg);
 
         auto endpoint = redis::parse_redis_url(redis_url);
-        if (!endpoint) throw bad_setting("--redis-url", "not redis://[user:password@]host:port[/db]");
+        if (!endpoint)
+            throw bad_setting("--redis-url", "not redis://[user:password@]host:port[/db]");
         if (endpoint->tls) throw bad_setting("--redis-url", "rediss:// (TLS) is not supported yet");
         cfg.redis = *endpoint;
 
@@ -191,7 +200,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         if (!jwt_issuer.empty()) cfg.jwt.issuer = jwt_issuer;
         cfg.jwt.audience = split_list(jwt_audience);
         auto leeway = duration_flag("--jwt-leeway", jwt_leeway, true);
-        if (leeway > std::chrono::hours(24)) throw bad_setting("--jwt-leeway", "must be at most 24h");
+        if (leeway > std::chrono::hours(24))
+            throw bad_setting("--jwt-leeway", "must be at most 24h");
         cfg.jwt.leeway = std::chrono::duration_cast<std::chrono::seconds>(leeway);
         if (cfg.jwt.user_claim.empty()) throw bad_setting("--jwt-user-claim", "must not be empty");
 
@@ -204,7 +214,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         }
         if (used != threads.size() || n > 1024)
             throw bad_setting("--threads", "'" + threads + "' is not a number between 0 and 1024");
-        cfg.threads = n ? static_cast<unsigned>(n) : std::max(1u, std::thread::hardware_concurrency());
+        cfg.threads =
+            n ? static_cast<unsigned>(n) : std::max(1u, std::thread::hardware_concurrency());
 
         cfg.max_queue_bytes = bytes_flag("--max-queue-bytes", max_queue_bytes, 1024, 1ull << 32);
         if (max_queue_messages < 1 || max_queue_messages > 1'000'000)
@@ -213,27 +224,39 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         cfg.max_client_message_bytes = bytes_flag("--max-message-bytes", max_message, 125, 1 << 20);
         cfg.ping_interval = duration_flag("--ping-interval", ping_interval, true);
         cfg.handshake_timeout = duration_flag("--handshake-timeout", handshake_timeout, false);
-        cfg.max_header_bytes = static_cast<std::uint32_t>(
-            bytes_flag("--max-header-bytes", max_header, 1024, 1 << 20));
+        cfg.max_header_bytes =
+            static_cast<std::uint32_t>(bytes_flag("--max-header-bytes", max_header, 1024, 1 << 20));
         cfg.subscribe_timeout = duration_flag("--subscribe-timeout", subscribe_timeout, false);
         cfg.redis_timeout = duration_flag("--redis-timeout", redis_timeout, false);
         cfg.redis_ping_interval = duration_flag("--redis-ping-interval", redis_ping, false);
         cfg.redis_backoff_max = duration_flag("--redis-backoff-max", redis_backoff, false);
         cfg.shutdown_timeout = duration_flag("--shutdown-timeout", shutdown_timeout, false);
 
-        if (invalid_utf8 == "drop") cfg.invalid_utf8 = invalid_utf8_policy::drop;
-        else if (invalid_utf8 == "binary") cfg.invalid_utf8 = invalid_utf8_policy::binary;
-        else throw bad_setting("--invalid-utf8", "'" + invalid_utf8 + "' is not drop or binary");
+        if (invalid_utf8 == "drop")
+            cfg.invalid_utf8 = invalid_utf8_policy::drop;
+        else if (invalid_utf8 == "binary")
+            cfg.invalid_utf8 = invalid_utf8_policy::binary;
+        else
+            throw bad_setting("--invalid-utf8", "'" + invalid_utf8 + "' is not drop or binary");
 
-        if (log_format == "text") cfg.log_format = log::format::text;
-        else if (log_format == "json") cfg.log_format = log::format::json;
-        else throw bad_setting("--log-format", "'" + log_format + "' is not text or json");
+        if (log_format == "text")
+            cfg.log_format = log::format::text;
+        else if (log_format == "json")
+            cfg.log_format = log::format::json;
+        else
+            throw bad_setting("--log-format", "'" + log_format + "' is not text or json");
 
-        if (log_level == "debug") cfg.log_level = log::level::debug;
-        else if (log_level == "info") cfg.log_level = log::level::info;
-        else if (log_level == "warn") cfg.log_level = log::level::warn;
-        else if (log_level == "error") cfg.log_level = log::level::error;
-        else throw bad_setting("--log-level", "'" + log_level + "' is not debug, info, warn or error");
+        if (log_level == "debug")
+            cfg.log_level = log::level::debug;
+        else if (log_level == "info")
+            cfg.log_level = log::level::info;
+        else if (log_level == "warn")
+            cfg.log_level = log::level::warn;
+        else if (log_level == "error")
+            cfg.log_level = log::level::error;
+        else
+            throw bad_setting("--log-level",
+                              "'" + log_level + "' is not debug, info, warn or error");
     } catch (const std::invalid_argument& e) {
         std::cerr << "wsgate: " << e.what() << "\n";
         out.exit_code = 2;

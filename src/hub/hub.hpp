@@ -62,8 +62,8 @@ public:
     /// message: so a message for a user with no session here costs no allocation. A null
     /// message from `make` delivers nothing. Returns the number of recipients.
     template <class Make>
-        requires std::is_invocable_r_v<message_ptr, Make&, std::size_t>
-    std::size_t publish(std::string_view user_id, Make&& make) {
+    requires std::is_invocable_r_v<message_ptr, Make&, std::size_t> std::size_t publish(
+        std::string_view user_id, Make&& make) {
         auto it = users_.find(user_id);
         if (it == users_.end()) return 0;
         const auto& sessions = it->second.sessions;

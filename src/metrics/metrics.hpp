@@ -5,12 +5,11 @@
 
 #include <array>
 #include <atomic>
+#include <boost/system/error_code.hpp>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <boost/system/error_code.hpp>
 
 namespace wsgate {
 
@@ -18,12 +17,22 @@ namespace wsgate {
 enum class drop_reason : std::uint8_t { slow_consumer, invalid_utf8, closing, count_ };
 /// Why the gateway answered an HTTP request without upgrading it.
 enum class http_reject : std::uint8_t {
-    not_found, upgrade_required, method_not_allowed, bad_request, header_too_large, timeout,
+    not_found,
+    upgrade_required,
+    method_not_allowed,
+    bad_request,
+    header_too_large,
+    timeout,
     count_
 };
 /// Why the gateway closed a WebSocket (auth failures are counted separately, by reason).
 enum class close_cause : std::uint8_t {
-    slow_consumer, shutdown, subscribe_timeout, client_protocol, ping_timeout, count_
+    slow_consumer,
+    shutdown,
+    subscribe_timeout,
+    client_protocol,
+    ping_timeout,
+    count_
 };
 
 /// Counters and gauges of one shard; written by that shard's thread only.
@@ -38,21 +47,21 @@ struct shard_metrics {
         g.store(g.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
     }
 
-    counter connections_total{0};      // WebSocket sessions authorized and opened
-    gauge connections{0};              // sessions open now
-    gauge users{0};                    // distinct users with a session on this shard
-    gauge queued_bytes{0};             // payload bytes waiting in send queues
-    counter redis_messages_total{0};   // messages read from Redis
+    counter connections_total{0};         // WebSocket sessions authorized and opened
+    gauge connections{0};                 // sessions open now
+    gauge users{0};                       // distinct users with a session on this shard
+    gauge queued_bytes{0};                // payload bytes waiting in send queues
+    counter redis_messages_total{0};      // messages read from Redis
     counter messages_delivered_total{0};  // frames written to clients
-    counter bytes_sent_total{0};       // payload bytes written to clients
+    counter bytes_sent_total{0};          // payload bytes written to clients
     std::array<counter, static_cast<std::size_t>(drop_reason::count_)> messages_dropped_total{};
     std::array<counter, 32> auth_failures_total{};  // indexed by wsgate::errc value
     std::array<counter, static_cast<std::size_t>(http_reject::count_)> http_rejected_total{};
     std::array<counter, static_cast<std::size_t>(close_cause::count_)> closes_total{};
-    gauge redis_up{0};                 // 1 while connected and every channel is subscribed
+    gauge redis_up{0};  // 1 while connected and every channel is subscribed
     counter redis_reconnects_total{0};
     counter redis_resubscribed_total{0};  // channels sent again after a reconnect
-    gauge redis_channels{0};           // channels subscribed on this shard's connection
+    gauge redis_channels{0};              // channels subscribed on this shard's connection
 
     void count_drop(drop_reason r, std::uint64_t n = 1) noexcept {
         inc(messages_dropped_total[static_cast<std::size_t>(r)], n);

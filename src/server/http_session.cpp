@@ -78,8 +78,9 @@ void http_session::handle(http::request<http::empty_body>&& req) {
             }
             if (r.kind == route_kind::healthz) return respond(http::status::ok, "ok\n", keep);
             if (r.kind == route_kind::readyz) {
-                return ctx_.ready() ? respond(http::status::ok, "ready\n", keep)
-                                    : respond(http::status::service_unavailable, "not ready\n", keep);
+                return ctx_.ready()
+                           ? respond(http::status::ok, "ready\n", keep)
+                           : respond(http::status::service_unavailable, "not ready\n", keep);
             }
             return respond(http::status::ok, ctx_.registry.render(), keep,
                            "text/plain; version=0.0.4; charset=utf-8");
@@ -100,7 +101,8 @@ void http_session::handle(http::request<http::empty_body>&& req) {
 
     std::string_view token = r.token;
     if (token.empty()) token = bearer_token(req[http::field::authorization]);
-    auto auth = auth::authorize(r.client_id, token, ctx_.verifier, std::chrono::system_clock::now());
+    auto auth =
+        auth::authorize(r.client_id, token, ctx_.verifier, std::chrono::system_clock::now());
 
     // The WebSocket takes over the socket; this object ends when its handlers return.
     stream_.expires_never();

@@ -24,12 +24,16 @@ route parse_route(std::string_view target) {
     }
     if (n == 1) {
         // Operator endpoints ignore any query (cache busters and the like).
-        if (parts[0] == "healthz") r.kind = route_kind::healthz;
-        else if (parts[0] == "readyz") r.kind = route_kind::readyz;
-        else if (parts[0] == "metrics") r.kind = route_kind::metrics;
+        if (parts[0] == "healthz")
+            r.kind = route_kind::healthz;
+        else if (parts[0] == "readyz")
+            r.kind = route_kind::readyz;
+        else if (parts[0] == "metrics")
+            r.kind = route_kind::metrics;
         return r;
     }
-    if (n == 4 && parts[0] == "ws" && parts[1] == "v1" && parts[2] == "status" && !parts[3].empty()) {
+    if (n == 4 && parts[0] == "ws" && parts[1] == "v1" && parts[2] == "status" &&
+        !parts[3].empty()) {
         if (parts[3].size() > max_client_id_bytes) {
             r.kind = route_kind::bad_target;
             return r;

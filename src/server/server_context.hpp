@@ -26,25 +26,23 @@ protected:
     ~closable() = default;
 };
 
-using closable_list =
-    boost::intrusive::list<closable, boost::intrusive::constant_time_size<false>>;
+using closable_list = boost::intrusive::list<closable, boost::intrusive::constant_time_size<false>>;
 
 struct server_context {
     const config& cfg;
     const auth::jwt_verifier& verifier;
-    const metrics_registry& registry;      // every shard's metrics, for /metrics and /readyz
-    const std::atomic<bool>& stopping;     // process-wide: set on SIGTERM
-    shard_metrics& metrics;                // this shard's
-    wsgate::hub& hub;                      // this shard's
-    closable_list connections{};           // this shard's live http and ws sessions
+    const metrics_registry& registry;   // every shard's metrics, for /metrics and /readyz
+    const std::atomic<bool>& stopping;  // process-wide: set on SIGTERM
+    shard_metrics& metrics;             // this shard's
+    wsgate::hub& hub;                   // this shard's
+    closable_list connections{};        // this shard's live http and ws sessions
     bool shutting_down = false;
 
     /// Ready to deliver: not stopping, and every shard's Redis link is up and subscribed.
     bool ready() const noexcept {
         if (stopping.load(std::memory_order_relaxed)) return false;
         for (std::size_t i = 0; i < registry.shard_count(); ++i)
-            if (registry.shard(i).redis_up.load(std::memory_order_relaxed) != 1)
-                return false;
+            if (registry.shard(i).redis_up.load(std::memory_order_relaxed) != 1) return false;
         return true;
     }
 };

@@ -54,14 +54,14 @@ private:
     std::unique_ptr<request> req_;  // held only until the upgrade is accepted
     std::string user_id_;
     send_queue queue_;
-    message_ptr inflight_;  // the frame being written
-    net::steady_timer timer_;  // subscribe wait, then the slow-consumer close deadline
+    message_ptr inflight_;            // the frame being written
+    net::steady_timer timer_;         // subscribe wait, then the slow-consumer close deadline
     std::array<char, 128> read_buf_;  // client data is read and discarded
     std::string_view close_reason_;
-    std::uint16_t close_code_ = 0;   // set once closing; 0 while open
+    std::uint16_t close_code_ = 0;  // set once closing; 0 while open
     phase phase_ = phase::waiting;
-    bool joined_ = false;     // in the hub
-    bool counted_ = false;    // counted in wsgate_connections
+    bool joined_ = false;   // in the hub
+    bool counted_ = false;  // counted in wsgate_connections
     bool writing_ = false;
     bool close_sent_ = false;
     bool overflowed_ = false;

@@ -4,7 +4,6 @@
 
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
-
 #include <type_traits>
 
 namespace wsgate {
@@ -12,23 +11,23 @@ namespace wsgate {
 enum class errc {
     // Token and authorization failures. Each maps to one close reason (auth/authorize.hpp).
     token_missing = 1,
-    token_malformed,            // not three base64url parts, bad JSON, wrong claim types
-    token_bad_signature,        // signature does not verify with the selected key
+    token_malformed,              // not three base64url parts, bad JSON, wrong claim types
+    token_bad_signature,          // signature does not verify with the selected key
     token_algorithm_not_allowed,  // `alg` absent, "none", or not in the configured list
-    token_unknown_key,          // `kid` names no configured key, or no key fits `alg`
-    token_forbidden_header,     // embedded `jwk`, `jku`, `x5u`, `x5c` or `crit`
-    token_expired,              // now > exp + leeway
-    token_not_yet_valid,        // now < nbf - leeway
+    token_unknown_key,            // `kid` names no configured key, or no key fits `alg`
+    token_forbidden_header,       // embedded `jwk`, `jku`, `x5u`, `x5c` or `crit`
+    token_expired,                // now > exp + leeway
+    token_not_yet_valid,          // now < nbf - leeway
     token_bad_issuer,
     token_bad_audience,
-    token_no_user_claim,        // the user claim is absent, empty or not a string
-    client_id_mismatch,         // the token's user differs from the URL's client_id
+    token_no_user_claim,  // the user claim is absent, empty or not a string
+    client_id_mismatch,   // the token's user differs from the URL's client_id
 
     // Redis link.
-    redis_protocol,             // the reply parser failed; the connection is unusable
-    redis_unexpected_reply,     // well-formed but not what the state machine expects
-    redis_error_reply,          // Redis answered with an error (-ERR ...)
-    redis_timeout,              // no answer within the deadline
+    redis_protocol,          // the reply parser failed; the connection is unusable
+    redis_unexpected_reply,  // well-formed but not what the state machine expects
+    redis_error_reply,       // Redis answered with an error (-ERR ...)
+    redis_timeout,           // no answer within the deadline
 
     // Input parsing.
     invalid_url,

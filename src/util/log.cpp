@@ -19,10 +19,14 @@ std::atomic<level> g_level{level::info};
 
 std::string_view level_name(level l) {
     switch (l) {
-        case level::debug: return "debug";
-        case level::info: return "info";
-        case level::warn: return "warn";
-        case level::error: return "error";
+        case level::debug:
+            return "debug";
+        case level::info:
+            return "info";
+        case level::warn:
+            return "warn";
+        case level::error:
+            return "error";
     }
     return "info";
 }
@@ -66,8 +70,10 @@ std::string render(format f, level l, std::string_view event, std::initializer_l
         line.append(level_name(l)).append("\",\"event\":").append(quoted(event));
         for (const auto& fl : fields) {
             line.append(",").append(quoted(fl.key)).append(":");
-            if (auto* s = std::get_if<std::string_view>(&fl.value)) line += quoted(*s);
-            else line += std::to_string(std::get<long long>(fl.value));
+            if (auto* s = std::get_if<std::string_view>(&fl.value))
+                line += quoted(*s);
+            else
+                line += std::to_string(std::get<long long>(fl.value));
         }
         line += "}\n";
     } else {

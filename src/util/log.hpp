@@ -20,8 +20,8 @@ struct field {
     field(std::string_view k, const char* v) : key(k), value(std::string_view(v)) {}
     field(std::string_view k, const std::string& v) : key(k), value(std::string_view(v)) {}
     template <class Int>
-        requires std::is_integral_v<Int>
-    field(std::string_view k, Int v) : key(k), value(static_cast<long long>(v)) {}
+    requires std::is_integral_v<Int> field(std::string_view k, Int v)
+        : key(k), value(static_cast<long long>(v)) {}
 
     std::string_view key;
     std::variant<std::string_view, long long> value;

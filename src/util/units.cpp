@@ -30,11 +30,16 @@ result<std::chrono::milliseconds> parse_duration(std::string_view text) {
     if (!parts) return parts.error();
     auto [value, unit] = *parts;
     std::uint64_t factor = 0;
-    if (unit == "ms") factor = 1;
-    else if (unit.empty() || unit == "s") factor = 1000;
-    else if (unit == "m") factor = 60'000;
-    else if (unit == "h") factor = 3'600'000;
-    else return boost::system::errc::make_error_code(boost::system::errc::invalid_argument);
+    if (unit == "ms")
+        factor = 1;
+    else if (unit.empty() || unit == "s")
+        factor = 1000;
+    else if (unit == "m")
+        factor = 60'000;
+    else if (unit == "h")
+        factor = 3'600'000;
+    else
+        return boost::system::errc::make_error_code(boost::system::errc::invalid_argument);
     auto ms = scale(value, factor);
     if (!ms || *ms > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
         return boost::system::errc::make_error_code(boost::system::errc::value_too_large);
@@ -46,9 +51,14 @@ result<std::uint64_t> parse_bytes(std::string_view text) {
     if (!parts) return parts.error();
     auto [value, unit] = *parts;
     static constexpr std::pair<std::string_view, std::uint64_t> units[] = {
-        {"", 1},          {"B", 1},
-        {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30},
-        {"KB", 1000},     {"MB", 1'000'000}, {"GB", 1'000'000'000},
+        {"", 1},
+        {"B", 1},
+        {"KiB", 1ull << 10},
+        {"MiB", 1ull << 20},
+        {"GiB", 1ull << 30},
+        {"KB", 1000},
+        {"MB", 1'000'000},
+        {"GB", 1'000'000'000},
     };
     for (auto [name, factor] : units)
         if (unit == name) return scale(value, factor);

@@ -1,13 +1,13 @@
 // redis_server: spawns redis-server through child_process and talks to it with hiredis's
 // blocking client. Readiness is "PING answers", never a sleep.
-#include <boost/url/encode.hpp>
-#include <boost/url/rfc/unreserved_chars.hpp>
 #include "redis_server.hpp"
 
 #include <hiredis/hiredis.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <cctype>
 #include <cerrno>
 #include <csignal>

@@ -1,8 +1,6 @@
 // ws_client over Beast with one persistent read per connection (control frames are only
 // processed while a read is pending), run on demand under deadlines; http_request with its
 // own io_context; raw_connection over a non-blocking socket and poll(2).
-#include <boost/url/encode.hpp>
-#include <boost/url/rfc/unreserved_chars.hpp>
 #include "ws_client.hpp"
 
 #include <fcntl.h>
@@ -18,6 +16,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <cctype>
 #include <cerrno>
 #include <cstring>

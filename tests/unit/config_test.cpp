@@ -50,9 +50,10 @@ TEST(Config, DefaultsMatchTheDocumentation) {
 }
 
 TEST(Config, FlagsAreParsedWithUnits) {
-    auto p = parse({"--listen", "127.0.0.1:0", "--redis-url", "redis://u:p@h:7000/2", "--jwt-secret",
-                    "s", "--threads", "3", "--max-queue-bytes", "64KiB", "--ping-interval", "500ms",
-                    "--jwt-algorithms", "HS256, HS512", "--jwt-audience", "a,b", "--log-format", "json"});
+    auto p = parse({"--listen", "127.0.0.1:0", "--redis-url", "redis://u:p@h:7000/2",
+                    "--jwt-secret", "s", "--threads", "3", "--max-queue-bytes", "64KiB",
+                    "--ping-interval", "500ms", "--jwt-algorithms", "HS256, HS512",
+                    "--jwt-audience", "a,b", "--log-format", "json"});
     ASSERT_EQ(p.out.exit_code, -1) << p.err;
     const auto& c = p.out.cfg;
     EXPECT_EQ(c.listen_host, "127.0.0.1");
@@ -100,7 +101,8 @@ TEST(Config, BadValuesNameTheirFlag) {
     };
     for (auto& c : cases) {
         c.args.insert(c.args.begin(), {"--jwt-secret", "s"});
-        if (std::string(c.flag) == "--jwt-secret-file") c.args.erase(c.args.begin(), c.args.begin() + 2);
+        if (std::string(c.flag) == "--jwt-secret-file")
+            c.args.erase(c.args.begin(), c.args.begin() + 2);
         auto p = parse(c.args);
         EXPECT_EQ(p.out.exit_code, 2) << c.flag;
         EXPECT_NE(p.err.find(c.flag), std::string::npos) << p.err;
@@ -119,10 +121,11 @@ TEST(Config, HelpListsEveryFlagWithItsEnvironmentVariable) {
     auto out = wsgate::parse_command_line(2, args.data());
     auto help = testing::internal::GetCapturedStdout();
     EXPECT_EQ(out.exit_code, 0);
-    for (auto flag : {"--listen", "--redis-url", "--jwt-secret", "--jwt-secret-file", "--jwt-public-key-file",
-                      "--jwt-jwks-file", "--jwt-algorithms", "--jwt-issuer", "--jwt-audience",
-                      "--jwt-leeway", "--jwt-user-claim", "--threads", "--max-queue-bytes",
-                      "--ping-interval", "--log-format", "--log-level"}) {
+    for (auto flag :
+         {"--listen", "--redis-url", "--jwt-secret", "--jwt-secret-file", "--jwt-public-key-file",
+          "--jwt-jwks-file", "--jwt-algorithms", "--jwt-issuer", "--jwt-audience", "--jwt-leeway",
+          "--jwt-user-claim", "--threads", "--max-queue-bytes", "--ping-interval", "--log-format",
+          "--log-level"}) {
         EXPECT_NE(help.find(flag), std::string::npos) << flag;
     }
     EXPECT_NE(help.find("WSGATE_REDIS_URL"), std::string::npos);

@@ -29,7 +29,8 @@ TEST(Metrics, DropsAndAuthFailuresCarryReasons) {
     reg.shard(0).count_auth_failure(make_error_code(wsgate::errc::client_id_mismatch));
     reg.shard(0).count_close(wsgate::close_cause::slow_consumer);
     auto text = reg.render();
-    EXPECT_TRUE(has_line(text, "wsgate_messages_dropped_total{reason=\"slow_consumer\"} 2")) << text;
+    EXPECT_TRUE(has_line(text, "wsgate_messages_dropped_total{reason=\"slow_consumer\"} 2"))
+        << text;
     EXPECT_TRUE(has_line(text, "wsgate_messages_dropped_total{reason=\"invalid_utf8\"} 0")) << text;
     EXPECT_TRUE(has_line(text, "wsgate_auth_failures_total{reason=\"expired\"} 1")) << text;
     EXPECT_TRUE(has_line(text, "wsgate_auth_failures_total{reason=\"mismatch\"} 1")) << text;
@@ -47,10 +48,10 @@ TEST(Metrics, RedisUpOnlyWhenEveryShardIsUp) {
 TEST(Metrics, EveryFamilyHasHelpAndType) {
     wsgate::metrics_registry reg(1);
     auto text = reg.render();
-    for (auto name : {"wsgate_connections", "wsgate_users", "wsgate_messages_delivered_total",
-                      "wsgate_messages_dropped_total", "wsgate_bytes_sent_total",
-                      "wsgate_auth_failures_total", "wsgate_redis_up", "wsgate_redis_reconnects_total",
-                      "wsgate_queued_bytes"}) {
+    for (auto name :
+         {"wsgate_connections", "wsgate_users", "wsgate_messages_delivered_total",
+          "wsgate_messages_dropped_total", "wsgate_bytes_sent_total", "wsgate_auth_failures_total",
+          "wsgate_redis_up", "wsgate_redis_reconnects_total", "wsgate_queued_bytes"}) {
         EXPECT_NE(text.find(std::string("# HELP ") + name + " "), std::string::npos) << name;
         EXPECT_NE(text.find(std::string("# TYPE ") + name + " "), std::string::npos) << name;
     }

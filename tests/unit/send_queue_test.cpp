@@ -48,7 +48,8 @@ TEST(SendQueue, KeepsOrderAcrossCompaction) {
     wsgate::send_queue q(1000, 1 << 20);
     int next_in = 0, next_out = 0;
     for (int round = 0; round < 50; ++round) {
-        for (int i = 0; i < 30; ++i) ASSERT_TRUE(q.push(msg(static_cast<std::size_t>(next_in++ % 50))));
+        for (int i = 0; i < 30; ++i)
+            ASSERT_TRUE(q.push(msg(static_cast<std::size_t>(next_in++ % 50))));
         for (int i = 0; i < 20; ++i) {
             ASSERT_EQ(q.front()->payload.size(), static_cast<std::size_t>(next_out++ % 50));
             q.pop_front();

@@ -15,7 +15,8 @@ TEST(ParseDuration, AcceptsEachUnit) {
 TEST(ParseDuration, BareNumberIsSeconds) { EXPECT_EQ(*wsgate::parse_duration("30"), 30s); }
 
 TEST(ParseDuration, RejectsGarbageNegativeAndOverflow) {
-    for (auto bad : {"", "s", "-1s", "1.5s", "10 s", "1d", "99999999999999999999h", "5000000000000000h"})
+    for (auto bad :
+         {"", "s", "-1s", "1.5s", "10 s", "1d", "99999999999999999999h", "5000000000000000h"})
         EXPECT_FALSE(wsgate::parse_duration(bad)) << bad;
 }
 
@@ -34,7 +35,8 @@ TEST(ParseBytes, RejectsUnknownSuffixAndOverflow) {
 }
 
 TEST(FormatUnits, RoundTripsThroughTheParsers) {
-    for (std::chrono::milliseconds d : {0ms, 1500ms, 25000ms, 120000ms, 10800000ms}) EXPECT_EQ(*wsgate::parse_duration(wsgate::format_duration(d)), d);
+    for (std::chrono::milliseconds d : {0ms, 1500ms, 25000ms, 120000ms, 10800000ms})
+        EXPECT_EQ(*wsgate::parse_duration(wsgate::format_duration(d)), d);
     for (std::uint64_t b : {0ull, 100ull, 4096ull, 1ull << 20, 3ull << 30})
         EXPECT_EQ(*wsgate::parse_bytes(wsgate::format_bytes(b)), b);
     EXPECT_EQ(wsgate::format_bytes(1 << 20), "1MiB");

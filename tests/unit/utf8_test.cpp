@@ -13,10 +13,10 @@ TEST(Utf8, AcceptsAsciiAndMultibyte) {
 
 TEST(Utf8, RejectsMalformedSequences) {
     EXPECT_FALSE(wsgate::is_valid_utf8("\xFF"));
-    EXPECT_FALSE(wsgate::is_valid_utf8("\xC3"));                  // truncated
-    EXPECT_FALSE(wsgate::is_valid_utf8("\xC0\xAF"));              // overlong '/'
-    EXPECT_FALSE(wsgate::is_valid_utf8("\xED\xA0\x80"));          // UTF-16 surrogate
-    EXPECT_FALSE(wsgate::is_valid_utf8("\xF4\x90\x80\x80"));      // above U+10FFFF
+    EXPECT_FALSE(wsgate::is_valid_utf8("\xC3"));              // truncated
+    EXPECT_FALSE(wsgate::is_valid_utf8("\xC0\xAF"));          // overlong '/'
+    EXPECT_FALSE(wsgate::is_valid_utf8("\xED\xA0\x80"));      // UTF-16 surrogate
+    EXPECT_FALSE(wsgate::is_valid_utf8("\xF4\x90\x80\x80"));  // above U+10FFFF
     EXPECT_FALSE(wsgate::is_valid_utf8(std::string("ok\x80", 3)));
 }
 
