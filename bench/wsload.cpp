@@ -37,7 +37,7 @@
 //
 // Limits. This machine caps every process at 20,000 open files, so one wsgate-load refuses
 // more than 19,500 connections; run several processes with disjoint --user-offset ranges for
-// more (no cross-process coordination yet: the lead merges their JSON lines). Only 127/8
+// more (no cross-process coordination yet: merge their JSON lines by hand). Only 127/8
 // addresses are accepted for the gateway, Redis and the source addresses.
 //
 // Output. One JSON line on stdout with every parameter and result (machine-readable), and a
