@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/json/object.hpp>
 #include <string>
 #include <vector>
@@ -447,6 +449,56 @@ TEST_F(Gateway, AbortedConnectionsReleaseTheirSubscriptions) {
     const auto m = metrics();
     EXPECT_EQ(m.at("wsgate_queued_bytes"), 0);
     EXPECT_EQ(m.at("wsgate_connections_total"), static_cast<double>(total));
+}
+
+}  // namespace
+
+namespace {
+
+// --- startup errors ----------------------------------------------------------------------
+
+// A bad setting stops the gateway before it serves anything, with a message naming it.
+TEST(GatewayStartup, ABadSettingExitsWithAMessageNamingTheFlag) {
+    hard_deadline limit(60s);
+    const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+        {{"--listen", "127.0.0.1:notaport"}, "--listen"},
+        {{"--redis-url", "http://127.0.0.1:6379"}, "--redis-url"},
+        {{"--ping-interval", "soon"}, "--ping-interval"},
+        {{"--jwt-algorithms", "HS999"}, "--jwt-algorithms"},
+        {{"--jwt-public-key-file", "/nonexistent/key.pem", "--jwt-secret", ""},
+         "--jwt-public-key-file"},
+        {{"--log-format", "xml"}, "--log-format"},
+    };
+    for (const auto& [extra, flag] : cases) {
+        std::vector<std::string> args = {"--listen", "127.0.0.1:0", "--jwt-secret",
+                                         test_jwt_secret};
+        for (std::size_t i = 0; i + 1 < extra.size(); i += 2) {
+            auto it = std::find(args.begin(), args.end(), extra[i]);
+            if (it != args.end())
+                *(it + 1) = extra[i + 1];
+            else
+                args.insert(args.end(), {extra[i], extra[i + 1]});
+        }
+        auto [status, output] = run_to_completion(WSGATE_BINARY, args, {}, 10s);
+        EXPECT_NE(status, 0) << flag;
+        EXPECT_NE(output.find("wsgate: " + flag + ":"), std::string::npos) << output;
+        EXPECT_EQ(output.find(" listening "), std::string::npos) << output;
+    }
+}
+
+// A port held by another program is a startup error naming --listen.
+TEST(GatewayStartup, APortInUseIsAClearError) {
+    hard_deadline limit(60s);
+    // SO_REUSEPORT lets wsgate processes share a port on purpose; a plain listener (without
+    // it) holds the port exclusively.
+    boost::asio::io_context ioc;
+    boost::asio::ip::tcp::acceptor plain(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    const std::string taken = "127.0.0.1:" + std::to_string(plain.local_endpoint().port());
+    auto [status, output] = run_to_completion(
+        WSGATE_BINARY, {"--listen", taken, "--jwt-secret", test_jwt_secret}, {}, 10s);
+    EXPECT_NE(status, 0);
+    EXPECT_NE(output.find("wsgate: --listen: cannot listen on " + taken), std::string::npos)
+        << output;
 }
 
 }  // namespace
