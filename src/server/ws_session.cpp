@@ -24,7 +24,11 @@ ws_session::ws_session(tcp::socket socket, server_context& ctx)
 ws_session::~ws_session() {
     leave_hub();
     drop_queue();
-    if (counted_) shard_metrics::add(ctx_.metrics.connections, -1);
+    if (counted_) {
+        shard_metrics::add(ctx_.metrics.connections, -1);
+        // close_code 0: the peer closed, reset or timed out; otherwise the code we sent.
+        log::debug("ws_closed", {{"user", user_id_}, {"close_code", close_code_}});
+    }
 }
 
 void ws_session::leave_hub() {
@@ -67,6 +71,12 @@ void ws_session::run(request req, result<std::string> auth) {
         // Complete the upgrade, then close: a browser sees only 1006 for a refused
         // handshake, but it does see a close code and reason.
         ctx_.metrics.count_auth_failure(auth.error());
+        if (log::enabled(log::level::debug)) {
+            error_code ignored;
+            auto peer = ws_.next_layer().remote_endpoint(ignored);
+            log::debug("auth_failed", {{"reason", auth::metric_reason(auth.error())},
+                                       {"peer", peer.address().to_string()}});
+        }
         close_code_ = close_codes::policy_violation;
         close_reason_ = auth::close_reason(auth.error());
         phase_ = phase::accepting;
@@ -126,6 +136,7 @@ void ws_session::on_accept(error_code ec) {
         counted_ = true;
         shard_metrics::add(ctx_.metrics.connections, 1);
         shard_metrics::inc(ctx_.metrics.connections_total);
+        log::debug("ws_open", {{"user", user_id_}});
     }
     do_read();
     if (close_code_ != 0) return do_close();
