@@ -61,8 +61,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -70,6 +72,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "auth/token_minter.hpp"
@@ -114,6 +117,25 @@ struct options {
     double drain_timeout = 10;
     double duration = 10;
     std::uint64_t seed = 1;
+
+    // soak (see the soak class for what each one drives)
+    std::uint32_t soak_users = 10'000;
+    std::uint32_t soak_connections = 10'000;
+    double soak_rate = 2000;         // msgs/s to random regular users
+    double soak_duration = 600;      // seconds of steady state after the ramp-up
+    std::uint32_t churn = 50;        // connections closed and reopened per second
+    std::uint32_t slow_readers = 2;  // connections that stall, each on a user of its own
+    double slow_rate = 500;          // msgs/s to each slow reader's user
+    std::uint32_t slow_payload_bytes = 1024;
+    double slow_stall = 20;          // seconds a slow reader does not read
+    double slow_read = 2;            // seconds it then reads
+    int slow_rcvbuf = 16 * 1024;     // SO_RCVBUF of a slow reader's socket
+    double retry_delay = 1;          // seconds before reconnecting after a failure or close
+    double sample_interval = 10;     // seconds between samples
+    double warmup = 60;              // seconds after the ramp-up left out of the slopes
+    double ramp_timeout = 120;       // seconds allowed for the ramp-up
+    double rss_slope_limit_pct = 1;  // "flat": RSS slope below this % of start per 10 min
+    std::uint32_t fd_tolerance = 0;  // "flat": |fds end - start| <= this (0 = 2 x churn, >= 20)
 };
 
 // --- small helpers ---------------------------------------------------------------------------
@@ -340,6 +362,151 @@ private:
     std::string error_;
 };
 
+// --- PUBLISH over one pipelined Redis connection driven by the event loop -----------------
+//
+// Commands are formatted with hiredis's redisFormatCommandArgv into `out_`, written in
+// batches (one async_write at a time), and the integer replies parsed with hiredis's reader.
+// The caller bounds the commands in flight (sent - acked) and is called back after every
+// write and every batch of replies, so it can publish more.
+
+class redis_pipeline {
+public:
+    explicit redis_pipeline(net::io_context& ioc) : socket_(ioc) {}
+    ~redis_pipeline() {
+        if (reader_) redisReaderFree(reader_);
+    }
+    redis_pipeline(const redis_pipeline&) = delete;
+    redis_pipeline& operator=(const redis_pipeline&) = delete;
+
+    std::uint64_t sent = 0, acked = 0, zero_receivers = 0, errors = 0;
+    std::function<void()> on_progress;  // after a write finished or replies arrived
+
+    /// Connects, names the client and authenticates synchronously, then starts reading.
+    bool connect(const wsgate::redis::redis_endpoint& ep, std::string& err);
+    void publish(std::string_view channel, std::string_view payload) {
+        const char* argv[3] = {"PUBLISH", channel.data(), payload.data()};
+        std::size_t lens[3] = {7, channel.size(), payload.size()};
+        append(3, argv, lens);
+        ++sent;
+    }
+    void flush();
+    bool failed() const { return failed_; }
+    /// From now on, socket errors are the end of the run, not publish errors.
+    void close() {
+        closing_ = true;
+        error_code ignored;
+        socket_.close(ignored);
+    }
+
+private:
+    void append(int argc, const char** argv, const std::size_t* lens) {
+        char* cmd = nullptr;
+        int n = redisFormatCommandArgv(&cmd, argc, argv, lens);
+        out_.append(cmd, static_cast<std::size_t>(n));
+        redisFreeCommand(cmd);
+    }
+    void read_replies();
+    void progress() {
+        if (on_progress) on_progress();
+    }
+
+    tcp::socket socket_;
+    redisReader* reader_ = nullptr;
+    std::string out_, writing_;
+    std::array<char, 64 * 1024> rbuf_{};
+    bool write_busy_ = false, failed_ = false, closing_ = false;
+};
+
+bool redis_pipeline::connect(const wsgate::redis::redis_endpoint& ep, std::string& err) {
+    error_code ec;
+    auto addr = loopback_address(ep.host, "--redis-url");
+    socket_.connect(tcp::endpoint(addr, ep.port), ec);
+    if (ec) {
+        err = "cannot connect to Redis for publishing: " + ec.message();
+        return false;
+    }
+    socket_.set_option(tcp::no_delay(true));
+    reader_ = redisReaderCreate();
+    std::size_t skip = 0;
+    auto command = [&](std::vector<std::string> args) {
+        std::vector<const char*> argv;
+        std::vector<std::size_t> lens;
+        for (auto& a : args) {
+            argv.push_back(a.data());
+            lens.push_back(a.size());
+        }
+        append(static_cast<int>(argv.size()), argv.data(), lens.data());
+        ++skip;
+    };
+    if (!ep.password.empty()) {
+        if (ep.username.empty())
+            command({"AUTH", ep.password});
+        else
+            command({"AUTH", ep.username, ep.password});
+    }
+    if (ep.db != 0) command({"SELECT", std::to_string(ep.db)});
+    command({"CLIENT", "SETNAME", "wsgate-load-publisher"});
+    // The handshake is answered before any PUBLISH is written: do it synchronously.
+    net::write(socket_, net::buffer(out_), ec);
+    out_.clear();
+    while (!ec && skip > 0) {
+        auto n = socket_.read_some(net::buffer(rbuf_), ec);
+        if (ec) break;
+        redisReaderFeed(reader_, rbuf_.data(), n);
+        void* r = nullptr;
+        while (skip > 0 && redisReaderGetReply(reader_, &r) == REDIS_OK && r) {
+            auto* reply = static_cast<redisReply*>(r);
+            if (reply->type == REDIS_REPLY_ERROR) err = std::string(reply->str, reply->len);
+            freeReplyObject(reply);
+            --skip;
+        }
+    }
+    if (ec) err = "Redis handshake: " + ec.message();
+    if (!err.empty()) return false;
+    read_replies();
+    return true;
+}
+
+void redis_pipeline::flush() {
+    if (write_busy_ || out_.empty() || failed_) return;
+    write_busy_ = true;
+    writing_.swap(out_);
+    net::async_write(socket_, net::buffer(writing_), [this](error_code ec, std::size_t) {
+        write_busy_ = false;
+        writing_.clear();
+        if (ec) {
+            if (!closing_) ++errors;
+            failed_ = true;
+            return;
+        }
+        progress();
+    });
+}
+
+void redis_pipeline::read_replies() {
+    socket_.async_read_some(net::buffer(rbuf_), [this](error_code ec, std::size_t n) {
+        if (ec) {
+            if (!closing_ && acked < sent) ++errors;
+            failed_ = true;
+            return;
+        }
+        redisReaderFeed(reader_, rbuf_.data(), n);
+        void* r = nullptr;
+        while (redisReaderGetReply(reader_, &r) == REDIS_OK && r) {
+            auto* reply = static_cast<redisReply*>(r);
+            ++acked;
+            if (reply->type == REDIS_REPLY_INTEGER) {
+                if (reply->integer == 0) ++zero_receivers;
+            } else {
+                ++errors;
+            }
+            freeReplyObject(reply);
+        }
+        progress();
+        read_replies();
+    });
+}
+
 // --- the load generator -----------------------------------------------------------------------
 
 enum class cstate : std::uint8_t { idle, connecting, open, closed };
@@ -365,7 +532,7 @@ public:
           sources_(std::move(sources)),
           redis_ep_(std::move(redis)),
           server_(loopback_address(o_.host, "--host"), o_.port),
-          pub_socket_(ioc_) {}
+          pub_(ioc_) {}
 
     int run();
 
@@ -388,8 +555,6 @@ private:
     bool publisher_connect(std::string& err);
     void publish_one();
     void pump();
-    void flush_out();
-    void read_replies();
 
     net::awaitable<void> main_flow();
     net::awaitable<void> sleep_for(double s) {
@@ -432,12 +597,7 @@ private:
     double connect_self_cpu_ = 0;
 
     // publish results
-    tcp::socket pub_socket_;
-    redisReader* reader_ = nullptr;
-    std::string out_, writing_;
-    std::array<char, 64 * 1024> rbuf_{};
-    bool write_busy_ = false;
-    std::uint64_t sent_ = 0, acked_ = 0, zero_receivers_ = 0, reply_errors_ = 0;
+    redis_pipeline pub_;
     std::uint64_t target_ = 0;  // messages to publish (fanout) or 0 = until stop_publishing_
     bool stop_publishing_ = false;
     std::uint64_t expected_ = 0, received_ = 0;
@@ -608,57 +768,13 @@ void load::on_read(client& c, error_code ec) {
 // --- publisher: Asio socket + hiredis formatting and reply parsing ---------------------------
 
 bool load::publisher_connect(std::string& err) {
-    error_code ec;
-    auto addr = loopback_address(redis_ep_.host, "--redis-url");
-    pub_socket_.connect(tcp::endpoint(addr, redis_ep_.port), ec);
-    if (ec) {
-        err = "cannot connect to Redis for publishing: " + ec.message();
-        return false;
-    }
-    pub_socket_.set_option(tcp::no_delay(true));
-    reader_ = redisReaderCreate();
-    std::size_t skip = 0;
-    auto append = [&](std::vector<std::string> args) {
-        std::vector<const char*> argv;
-        std::vector<std::size_t> lens;
-        for (auto& a : args) {
-            argv.push_back(a.data());
-            lens.push_back(a.size());
-        }
-        char* cmd = nullptr;
-        int n =
-            redisFormatCommandArgv(&cmd, static_cast<int>(argv.size()), argv.data(), lens.data());
-        out_.append(cmd, static_cast<std::size_t>(n));
-        redisFreeCommand(cmd);
-        ++skip;
+    pub_.on_progress = [this] {
+        if (pub_.acked == pub_.sent && target_ != 0 && pub_.sent == target_ &&
+            t_pub_end_ == steady::time_point{})
+            t_pub_end_ = steady::now();
+        pump();
     };
-    if (!redis_ep_.password.empty()) {
-        if (redis_ep_.username.empty())
-            append({"AUTH", redis_ep_.password});
-        else
-            append({"AUTH", redis_ep_.username, redis_ep_.password});
-    }
-    if (redis_ep_.db != 0) append({"SELECT", std::to_string(redis_ep_.db)});
-    append({"CLIENT", "SETNAME", "wsgate-load-publisher"});
-    // The handshake is answered before any PUBLISH is written: do it synchronously.
-    net::write(pub_socket_, net::buffer(out_), ec);
-    out_.clear();
-    while (!ec && skip > 0) {
-        auto n = pub_socket_.read_some(net::buffer(rbuf_), ec);
-        if (ec) break;
-        redisReaderFeed(reader_, rbuf_.data(), n);
-        void* r = nullptr;
-        while (skip > 0 && redisReaderGetReply(reader_, &r) == REDIS_OK && r) {
-            auto* reply = static_cast<redisReply*>(r);
-            if (reply->type == REDIS_REPLY_ERROR) err = std::string(reply->str, reply->len);
-            freeReplyObject(reply);
-            --skip;
-        }
-    }
-    if (ec) err = "Redis handshake: " + ec.message();
-    if (!err.empty()) return false;
-    read_replies();
-    return true;
+    return pub_.connect(redis_ep_, err);
 }
 
 void load::publish_one() {
@@ -669,72 +785,27 @@ void load::publish_one() {
     char head[48];
     int n = std::snprintf(head, sizeof head, "%020llu %llu ",
                           static_cast<unsigned long long>(monotonic_ns()),
-                          static_cast<unsigned long long>(sent_));
+                          static_cast<unsigned long long>(pub_.sent));
     std::string payload(head, static_cast<std::size_t>(n));
     if (payload.size() < o_.payload_bytes)
         payload.append(o_.payload_bytes - payload.size(), 'x');
     else
         payload.resize(o_.payload_bytes);
-    const char* argv[3] = {"PUBLISH", channel.data(), payload.data()};
-    std::size_t lens[3] = {7, channel.size(), payload.size()};
-    char* cmd = nullptr;
-    int len = redisFormatCommandArgv(&cmd, 3, argv, lens);
-    out_.append(cmd, static_cast<std::size_t>(len));
-    redisFreeCommand(cmd);
-    ++sent_;
+    pub_.publish(channel, payload);
     ++published_per_user_[u];
     expected_ += open_per_user_[u];
 }
 
 void load::pump() {
+    if (pub_.failed()) stop_publishing_ = true;
     if (stop_publishing_) return;
     std::uint64_t due = UINT64_MAX;
     if (o_.rate > 0) due = static_cast<std::uint64_t>(seconds_since(t_pub0_) * o_.rate) + 1;
-    while ((target_ == 0 || sent_ < target_) && sent_ < due && sent_ - acked_ < o_.pipeline &&
+    while ((target_ == 0 || pub_.sent < target_) && pub_.sent < due &&
+           pub_.sent - pub_.acked < o_.pipeline &&
            (o_.max_backlog == 0 || expected_ - received_ < o_.max_backlog))
         publish_one();
-    flush_out();
-}
-
-void load::flush_out() {
-    if (write_busy_ || out_.empty()) return;
-    write_busy_ = true;
-    writing_.swap(out_);
-    net::async_write(pub_socket_, net::buffer(writing_), [this](error_code ec, std::size_t) {
-        write_busy_ = false;
-        writing_.clear();
-        if (ec) {
-            if (!stopping_) ++reply_errors_;
-            stop_publishing_ = true;
-            return;
-        }
-        pump();
-    });
-}
-
-void load::read_replies() {
-    pub_socket_.async_read_some(net::buffer(rbuf_), [this](error_code ec, std::size_t n) {
-        if (ec) {
-            if (!stopping_ && acked_ < sent_) ++reply_errors_;
-            stop_publishing_ = true;
-            return;
-        }
-        redisReaderFeed(reader_, rbuf_.data(), n);
-        void* r = nullptr;
-        while (redisReaderGetReply(reader_, &r) == REDIS_OK && r) {
-            auto* reply = static_cast<redisReply*>(r);
-            ++acked_;
-            if (reply->type == REDIS_REPLY_INTEGER) {
-                if (reply->integer == 0) ++zero_receivers_;
-            } else {
-                ++reply_errors_;
-            }
-            freeReplyObject(reply);
-        }
-        if (acked_ == sent_ && target_ != 0 && sent_ == target_) t_pub_end_ = steady::now();
-        pump();
-        read_replies();
-    });
+    pub_.flush();
 }
 
 // --- phases ------------------------------------------------------------------------------------
@@ -814,7 +885,7 @@ net::awaitable<void> load::publish_and_drain() {
     // With a rate, a 1 ms tick releases what is due; otherwise replies drive the pump.
     while (true) {
         if (o_.mode == "latency" && seconds_since(t_pub0_) >= o_.duration) stop_publishing_ = true;
-        if (stop_publishing_ || (target_ != 0 && acked_ >= target_)) break;
+        if (stop_publishing_ || (target_ != 0 && pub_.acked >= target_)) break;
         co_await sleep_for(o_.rate > 0 ? 0.001 : 0.005);
         sample();
         pump();
@@ -822,7 +893,7 @@ net::awaitable<void> load::publish_and_drain() {
     stop_publishing_ = true;
     // Wait for the replies still due, then for the deliveries.
     auto t_wait = steady::now();
-    while (acked_ < sent_ && seconds_since(t_wait) < o_.drain_timeout) {
+    while (pub_.acked < pub_.sent && seconds_since(t_wait) < o_.drain_timeout) {
         co_await sleep_for(0.002);
         sample();
     }
@@ -868,7 +939,7 @@ net::awaitable<void> load::main_flow() {
     stopping_ = true;
     error_code ignored;
     for (auto& c : clients_) c->ws.next_layer().close(ignored);
-    pub_socket_.close(ignored);
+    pub_.close();
 }
 
 // --- output -------------------------------------------------------------------------------
@@ -997,10 +1068,10 @@ void load::report() {
             }
         }
         json::object pub{
-            {"published", sent_},
-            {"acked", acked_},
-            {"publish_zero_receivers", zero_receivers_},
-            {"publish_errors", reply_errors_},
+            {"published", pub_.sent},
+            {"acked", pub_.acked},
+            {"publish_zero_receivers", pub_.zero_receivers},
+            {"publish_errors", pub_.errors},
             {"expected_deliveries", expected_},
             {"received", received_},
             {"lost", lost},
@@ -1009,7 +1080,7 @@ void load::report() {
             {"missing_on_open_clients", missing_on_open},
             {"publish_elapsed_s", pub_s},
             {"elapsed_s", total_s},
-            {"published_per_s", pub_s > 0 ? static_cast<double>(sent_) / pub_s : 0},
+            {"published_per_s", pub_s > 0 ? static_cast<double>(pub_.sent) / pub_s : 0},
             {"delivered_per_s", total_s > 0 ? static_cast<double>(received_) / total_s : 0},
             {"gateway_cpu_s", opt_json(gw_cpu)},
             {"gateway_cpu_util", gw_cpu ? json::value(*gw_cpu / total_s) : json::value(nullptr)},
@@ -1032,8 +1103,8 @@ void load::report() {
         std::snprintf(
             line, sizeof line,
             "  published %llu in %.3f s (%.0f/s), expected %llu, received %llu, lost %lld%s\n",
-            static_cast<unsigned long long>(sent_), pub_s,
-            pub_s > 0 ? static_cast<double>(sent_) / pub_s : 0,
+            static_cast<unsigned long long>(pub_.sent), pub_s,
+            pub_s > 0 ? static_cast<double>(pub_.sent) / pub_s : 0,
             static_cast<unsigned long long>(expected_), static_cast<unsigned long long>(received_),
             static_cast<long long>(lost), drained_ ? "" : " (drain timed out)");
         err << line;
@@ -1063,8 +1134,8 @@ void load::report() {
             err << "  Redis output buffer toward the gateway peaked at "
                 << static_cast<long>(*redis_max_obuf_ / 1024)
                 << " KiB (pubsub limit: 32 MiB hard, 8 MiB for 60 s by default)\n";
-        if (zero_receivers_)
-            err << "  WARNING: " << zero_receivers_ << " PUBLISH reached no subscriber\n";
+        if (pub_.zero_receivers)
+            err << "  WARNING: " << pub_.zero_receivers << " PUBLISH reached no subscriber\n";
         if (self_cpu / total_s > 0.9)
             err << "  WARNING: the load generator used >90% of a core: it may be the bottleneck\n";
         if (o_.mode == "latency") {
@@ -1108,7 +1179,900 @@ int load::run() {
         if (e) std::rethrow_exception(e);
     });
     ioc_.run();
-    if (reader_) redisReaderFree(reader_);
+    return exit_code_;
+}
+
+// --- soak: hold, churn, publish steadily and sample the gateway for a long time --------------
+//
+// Algorithm. The same single-threaded loop as `load`, but connections are not one-shot: each
+// of the --connections regular slots (slot i on user i mod --users) and --slow-readers slow
+// slots (one extra user each) holds one connection at a time and reopens it when it ends.
+//   ramp-up   open every slot, at most --concurrency handshakes in flight; failures retry
+//             after --retry-delay. The soak clock starts when all are open (or at
+//             --ramp-timeout).
+//   publish   every 5 ms, PUBLISH what is due at --rate msgs/s to regular users drawn at
+//             random and --slow-rate msgs/s to each slow reader's user (--slow-payload-bytes),
+//             on the pipelined connection. Each payload starts with the user's own sequence
+//             number, counted from 0 per user by the generator.
+//   verify    a connection notes its user's next sequence number when its 101 arrives; every
+//             later number must then arrive in order. A jump from n to m > n counts m − n
+//             lost; numbers published before the open that still arrive are "early" and fine.
+//             Messages still on their way when the generator itself closes a connection are
+//             "in flight at close", not losses; after the run, publishing stops, the open
+//             connections are drained (--drain-timeout without progress at most) and what
+//             they still miss is lost.
+//   churn     every second, --churn random open regular connections are closed, alternately
+//             with a close handshake (1000) and with an RST (SO_LINGER 0), and reopened at once.
+//   slow      a slow reader's socket has SO_RCVBUF = --slow-rcvbuf; it alternates --slow-stall
+//             seconds without reading and --slow-read seconds of reading, so the gateway's send
+//             queue for it overflows and the gateway closes it (4008, or cuts the socket when
+//             the close frame cannot be written). It reconnects --retry-delay after it noticed.
+//   sample    at t = 0 and every --sample-interval: the gateway's VmRSS and open descriptors
+//             (/proc/<pid>/status, /proc/<pid>/fd, summed over --gateway-pid), its /metrics
+//             (wsgate_connections, wsgate_queued_bytes, wsgate_closes_total{cause=
+//             "slow_consumer"}), Redis INFO (used_memory, connected_clients), the generator's
+//             own RSS and descriptors, and the run's counters; one JSON line each on stdout.
+// Result: start (t = 0), end, max, drift (end − start) and the least-squares slope over the
+// samples after --warmup, for RSS and for descriptors, and the verdict. "Flat" = the RSS slope
+// is below --rss-slope-limit-pct % of the start RSS per 10 minutes, and the descriptors at the
+// end are within --fd-tolerance of the start (connections being reopened at a sampling
+// instant account for the difference).
+
+struct soak_conn {
+    soak_conn(net::io_context& ioc, std::uint32_t s, std::size_t read_limit)
+        : ws(ioc), buf(read_limit), timer(ioc), slot(s) {}
+    enum class st : std::uint8_t { connecting, open, closing, done };
+    websocket::stream<tcp::socket> ws;
+    beast::flat_buffer buf;
+    net::steady_timer timer;  // the connect deadline, then a slow reader's phases or a close
+    websocket::response_type response;
+    std::uint32_t slot;
+    st state = st::connecting;
+    bool timed_out = false;
+    bool read_pending = false;
+    bool stalled = false;         // slow readers: not reading now
+    std::uint64_t first_seq = 0;  // the user's first sequence number published after the open
+    std::uint64_t next_seq = 0;   // the next one expected
+};
+using conn_ptr = std::shared_ptr<soak_conn>;
+
+struct soak_slot {
+    std::uint32_t user = 0;
+    bool slow = false;
+    conn_ptr conn;  // the current attempt or connection
+};
+
+std::optional<long> fd_count(int pid) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    long n = 0;
+    fs::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec), end;
+    if (ec) return std::nullopt;
+    for (; it != end; it.increment(ec)) {
+        if (ec) return std::nullopt;
+        ++n;
+    }
+    return n;
+}
+
+std::string load_average() {
+    std::ifstream in("/proc/loadavg");
+    std::string a, b, c;
+    in >> a >> b >> c;
+    return a + " " + b + " " + c;
+}
+
+/// GET /metrics from the gateway, blocking with 2 s timeouts; nothing on any failure.
+std::optional<std::string> scrape_metrics(const tcp::endpoint& ep) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return std::nullopt;
+    timeval tv{2, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(ep.port());
+    sa.sin_addr.s_addr = htonl(ep.address().to_v4().to_uint());
+    std::optional<std::string> out;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) {
+        std::string req = "GET /metrics HTTP/1.1\r\nHost: " + ep.address().to_string() +
+                          "\r\nConnection: close\r\n\r\n";
+        if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
+            std::string body;
+            char chunk[16384];
+            ssize_t n = 0;
+            while (body.size() < (8u << 20) && (n = ::recv(fd, chunk, sizeof chunk, 0)) > 0)
+                body.append(chunk, static_cast<std::size_t>(n));
+            if (n == 0 && body.rfind("HTTP/1.1 200", 0) == 0) out = std::move(body);
+        }
+    }
+    ::close(fd);
+    return out;
+}
+
+/// Sum of the samples of `name` whose labels contain `label` (e.g. cause="slow_consumer").
+std::optional<double> metric_sum(const std::string& text, const std::string& name,
+                                 const std::string& label = "") {
+    std::optional<double> sum;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        if (line.empty() || line[0] == '#' || line.rfind(name, 0) != 0) continue;
+        if (line.size() <= name.size() || (line[name.size()] != ' ' && line[name.size()] != '{'))
+            continue;
+        auto sp = line.rfind(' ');
+        auto labels_end = line.find('}');
+        std::string labels = line[name.size()] == '{' && labels_end != std::string::npos
+                                 ? line.substr(name.size(), labels_end - name.size() + 1)
+                                 : std::string();
+        if (!label.empty() && labels.find(label) == std::string::npos) continue;
+        try {
+            sum = sum.value_or(0) + std::stod(line.substr(sp + 1));
+        } catch (const std::exception&) {
+        }
+    }
+    return sum;
+}
+
+/// start, end, max, drift and least-squares slope (per minute, over t >= warmup) of a series.
+json::object series_stats(const std::vector<double>& t, const std::vector<std::optional<long>>& y,
+                          double warmup) {
+    json::object o;
+    std::vector<std::pair<double, double>> pts, after;
+    for (std::size_t i = 0; i < t.size(); ++i)
+        if (y[i]) {
+            pts.emplace_back(t[i], static_cast<double>(*y[i]));
+            if (t[i] >= warmup) after.emplace_back(t[i], static_cast<double>(*y[i]));
+        }
+    if (pts.empty()) return o;
+    double mx = pts.front().second, mn = pts.front().second;
+    for (auto& p : pts) {
+        mx = std::max(mx, p.second);
+        mn = std::min(mn, p.second);
+    }
+    o["start"] = pts.front().second;
+    o["end"] = pts.back().second;
+    o["max"] = mx;
+    o["min"] = mn;
+    o["drift"] = pts.back().second - pts.front().second;
+    o["at_warmup"] = after.empty() ? json::value(nullptr) : json::value(after.front().second);
+    o["drift_after_warmup"] = after.empty() ? json::value(nullptr)
+                                            : json::value(pts.back().second - after.front().second);
+    if (after.size() >= 2) {
+        double tm = 0, ym = 0;
+        for (auto& p : after) {
+            tm += p.first;
+            ym += p.second;
+        }
+        tm /= static_cast<double>(after.size());
+        ym /= static_cast<double>(after.size());
+        double num = 0, den = 0;
+        for (auto& p : after) {
+            num += (p.first - tm) * (p.second - ym);
+            den += (p.first - tm) * (p.first - tm);
+        }
+        o["slope_per_min"] = den > 0 ? num / den * 60 : 0.0;
+        o["slope_points"] = after.size();
+    } else {
+        o["slope_per_min"] = nullptr;
+        o["slope_points"] = after.size();
+    }
+    return o;
+}
+
+class soak {
+public:
+    soak(options o, std::vector<net::ip::address_v4> sources, wsgate::redis::redis_endpoint redis)
+        : o_(std::move(o)),
+          sources_(std::move(sources)),
+          redis_ep_(std::move(redis)),
+          server_(loopback_address(o_.host, "--host"), o_.port),
+          pub_(ioc_) {}
+
+    int run();
+
+private:
+    std::string user_id(std::uint32_t u) const {
+        return o_.user_prefix + std::to_string(o_.user_offset + u);
+    }
+    std::uint32_t total_users() const { return o_.soak_users + o_.slow_readers; }
+    std::string failure_kind(const soak_conn& c, error_code ec) const;
+    std::string close_kind(const soak_conn& c, error_code ec) const {
+        return ec == websocket::error::closed ? "close_" + std::to_string(c.ws.reason().code)
+                                              : failure_kind(c, ec);
+    }
+
+    void open_slot(std::uint32_t s) {
+        waiting_.push_back(s);
+        start_more();
+    }
+    void start_more();
+    void start_connect(std::uint32_t s);
+    void connect_done(const conn_ptr& c, error_code ec);
+    void reconnect_later(std::uint32_t s);
+    void mark_closed(soak_conn& c);
+    void read_next(const conn_ptr& c);
+    void on_read(const conn_ptr& c, error_code ec);
+    void on_message(soak_conn& c);
+    void slow_phase(const conn_ptr& c, bool stall);
+    void close_by_us(const conn_ptr& c, bool clean);
+    void churn_tick();
+    void publish_to(std::uint32_t u, std::uint32_t bytes);
+    void publish_due();
+    std::uint64_t behind() const;
+    void take_sample(double t);
+
+    net::awaitable<void> sleep_for(double s) {
+        net::steady_timer t(ioc_);
+        t.expires_after(
+            std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(s)));
+        co_await t.async_wait(net::as_tuple(net::use_awaitable));
+    }
+    net::awaitable<void> main_flow();
+    void report();
+
+    options o_;
+    std::vector<net::ip::address_v4> sources_;
+    wsgate::redis::redis_endpoint redis_ep_;
+    tcp::endpoint server_;
+    net::io_context ioc_{1};
+    std::unique_ptr<redis_info> info_;
+    redis_pipeline pub_;
+    std::vector<std::string> tokens_, channels_;
+    std::vector<soak_slot> slots_;
+    std::vector<std::uint64_t> pub_seq_;  // per user: the next sequence number to publish
+    std::deque<std::uint32_t> waiting_;   // slots to connect
+    std::size_t inflight_ = 0, next_source_ = 0;
+    std::size_t read_limit_ = 0;
+    std::mt19937_64 rng_;
+    bool stopping_ = false, publishing_ = false, in_ramp_ = true, clean_next_ = true;
+    int exit_code_ = 0;
+
+    // counters
+    std::uint64_t open_regular_ = 0, open_slow_ = 0;
+    std::uint64_t connects_ = 0, ramp_connects_ = 0;
+    std::map<std::string, std::uint64_t> connect_failures_, server_closes_, slow_closes_,
+        churn_close_errors_;
+    std::uint64_t churned_clean_ = 0, churned_reset_ = 0, churn_skipped_ = 0;
+    std::uint64_t reg_sent_ = 0, slow_sent_ = 0, publish_behind_ticks_ = 0;
+    std::uint64_t received_total_ = 0, delivered_ = 0, early_ = 0, lost_ = 0, gaps_ = 0,
+                  out_of_order_ = 0, malformed_ = 0, slow_received_ = 0;
+    std::uint64_t inflight_at_close_ = 0, unverified_at_server_close_ = 0, lost_at_end_ = 0;
+    bool drained_ = false;
+
+    // timing and samples
+    steady::time_point t0_{};
+    double ramp_s_ = 0;
+    bool ramp_complete_ = false;
+    std::optional<long> rss_before_, fds_before_;
+    std::vector<double> sample_t_;
+    std::vector<std::optional<long>> sample_rss_, sample_fds_;
+    std::vector<json::object> samples_;
+    std::optional<double> gw_cpu0_, gw_cpu1_;
+    std::optional<sched_times> gw_sched0_, gw_sched1_;
+    double self_cpu0_ = 0, self_cpu1_ = 0;
+    std::string loadavg0_, loadavg1_;
+};
+
+std::string soak::failure_kind(const soak_conn& c, error_code ec) const {
+    if (c.timed_out) return "timeout";
+    if (ec == net::error::connection_refused) return "refused";
+    if (ec == net::error::connection_reset) return "reset";
+    if (ec == net::error::eof || ec == beast::http::error::end_of_stream) return "eof";
+    if (ec == net::error::no_descriptors) return "no_descriptors";
+    if (ec == net::error::address_in_use || ec == boost::system::errc::address_not_available)
+        return "no_source_port";
+    if (ec == websocket::error::upgrade_declined)
+        return "http_" + std::to_string(c.response.result_int());
+    return ec.message();
+}
+
+void soak::start_more() {
+    while (inflight_ < o_.concurrency && !waiting_.empty() && !stopping_) {
+        auto s = waiting_.front();
+        waiting_.pop_front();
+        start_connect(s);
+    }
+}
+
+void soak::start_connect(std::uint32_t s) {
+    ++inflight_;
+    auto c = std::make_shared<soak_conn>(ioc_, s, read_limit_);
+    slots_[s].conn = c;
+    auto& sock = c->ws.next_layer();
+    error_code ec;
+    sock.open(tcp::v4(), ec);
+    if (!ec) {
+        int one = 1;
+        ::setsockopt(sock.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+        // A small receive buffer makes a stalled reader's backlog reach the gateway's queue.
+        if (slots_[s].slow) sock.set_option(net::socket_base::receive_buffer_size(o_.slow_rcvbuf));
+        sock.bind(tcp::endpoint(sources_[next_source_++ % sources_.size()], 0), ec);
+    }
+    if (ec) {
+        net::post(ioc_, [this, c, ec] { connect_done(c, ec); });
+        return;
+    }
+    websocket::stream_base::timeout t{};
+    t.handshake_timeout = websocket::stream_base::none();  // our own deadlines cover it
+    t.idle_timeout = websocket::stream_base::none();
+    t.keep_alive_pings = false;
+    c->ws.set_option(t);
+    c->ws.write_buffer_bytes(256);
+    c->ws.read_message_max(read_limit_);
+    c->timer.expires_after(std::chrono::duration_cast<steady::duration>(
+        std::chrono::duration<double>(o_.connect_timeout)));
+    c->timer.async_wait([c](error_code e) {
+        if (e || c->state != soak_conn::st::connecting) return;
+        c->timed_out = true;
+        error_code ignored;
+        c->ws.next_layer().close(ignored);
+    });
+    sock.async_connect(server_, [this, c](error_code e) {
+        if (e) return connect_done(c, e);
+        auto target = "/ws/v1/status/" + user_id(slots_[c->slot].user) +
+                      "?token=" + tokens_[slots_[c->slot].user];
+        auto host = o_.host + ":" + std::to_string(o_.port);
+        c->ws.async_handshake(c->response, host, target,
+                              [this, c](error_code he) { connect_done(c, he); });
+    });
+}
+
+void soak::connect_done(const conn_ptr& c, error_code ec) {
+    --inflight_;
+    c->timer.cancel();
+    error_code ignored;
+    if (stopping_) {
+        c->state = soak_conn::st::done;
+        c->ws.next_layer().close(ignored);
+        return;
+    }
+    auto& sl = slots_[c->slot];
+    if (ec) {
+        ++connect_failures_[failure_kind(*c, ec)];
+        c->state = soak_conn::st::done;
+        c->ws.next_layer().close(ignored);
+        reconnect_later(c->slot);
+        start_more();
+        return;
+    }
+    c->state = soak_conn::st::open;
+    c->response = {};
+    c->first_seq = c->next_seq = pub_seq_[sl.user];
+    ++connects_;
+    if (in_ramp_) ++ramp_connects_;
+    ++(sl.slow ? open_slow_ : open_regular_);
+    start_more();
+    if (sl.slow)
+        slow_phase(c, true);
+    else
+        read_next(c);
+}
+
+void soak::reconnect_later(std::uint32_t s) {
+    auto t = std::make_shared<net::steady_timer>(ioc_);
+    t->expires_after(std::chrono::duration_cast<steady::duration>(
+        std::chrono::duration<double>(o_.retry_delay)));
+    t->async_wait([this, s, t](error_code ec) {
+        if (!ec && !stopping_) open_slot(s);
+    });
+}
+
+void soak::mark_closed(soak_conn& c) {
+    if (c.state != soak_conn::st::open) return;
+    --(slots_[c.slot].slow ? open_slow_ : open_regular_);
+}
+
+void soak::read_next(const conn_ptr& c) {
+    c->read_pending = true;
+    c->ws.async_read(c->buf, [this, c](error_code ec, std::size_t) {
+        c->read_pending = false;
+        on_read(c, ec);
+    });
+}
+
+void soak::on_read(const conn_ptr& c, error_code ec) {
+    if (c->state != soak_conn::st::open) return;  // closed by us: nothing more to count
+    if (ec) {
+        // Closed by the gateway or the network.
+        auto& sl = slots_[c->slot];
+        auto kind = close_kind(*c, ec);
+        mark_closed(*c);
+        c->state = soak_conn::st::done;
+        if (stopping_) return;
+        if (sl.slow) {
+            ++slow_closes_[kind];
+        } else {
+            ++server_closes_[kind];
+            unverified_at_server_close_ += pub_seq_[sl.user] - c->next_seq;
+        }
+        error_code ignored;
+        c->ws.next_layer().close(ignored);
+        c->timer.cancel();
+        reconnect_later(c->slot);
+        return;
+    }
+    on_message(*c);
+    c->buf.consume(c->buf.size());
+    if (!c->stalled) read_next(c);
+}
+
+void soak::on_message(soak_conn& c) {
+    ++received_total_;
+    auto data = c.buf.cdata();
+    const char* p = static_cast<const char*>(data.data());
+    std::size_t n = data.size(), i = 0;
+    std::uint64_t seq = 0;
+    while (i < n && i < 20 && p[i] >= '0' && p[i] <= '9')
+        seq = seq * 10 + static_cast<std::uint64_t>(p[i++] - '0');
+    if (i == 0 || i >= n || p[i] != ' ') {
+        ++malformed_;
+        return;
+    }
+    if (slots_[c.slot].slow) {
+        ++slow_received_;
+        return;
+    }
+    if (seq < c.first_seq) {
+        ++early_;
+    } else if (seq == c.next_seq) {
+        ++delivered_;
+        ++c.next_seq;
+    } else if (seq > c.next_seq) {
+        lost_ += seq - c.next_seq;
+        ++gaps_;
+        ++delivered_;
+        c.next_seq = seq + 1;
+    } else {
+        ++out_of_order_;
+    }
+}
+
+void soak::slow_phase(const conn_ptr& c, bool stall) {
+    if (c->state != soak_conn::st::open || stopping_) return;
+    c->stalled = stall;
+    if (!stall && !c->read_pending) read_next(c);
+    c->timer.expires_after(std::chrono::duration_cast<steady::duration>(
+        std::chrono::duration<double>(stall ? o_.slow_stall : o_.slow_read)));
+    c->timer.async_wait([this, c, stall](error_code ec) {
+        if (!ec) slow_phase(c, !stall);
+    });
+}
+
+void soak::close_by_us(const conn_ptr& c, bool clean) {
+    auto& sl = slots_[c->slot];
+    inflight_at_close_ += pub_seq_[sl.user] - c->next_seq;
+    mark_closed(*c);
+    error_code ignored;
+    if (!clean) {
+        c->state = soak_conn::st::done;
+        c->ws.next_layer().set_option(net::socket_base::linger(true, 0), ignored);
+        c->ws.next_layer().close(ignored);
+        ++churned_reset_;
+        open_slot(c->slot);
+        return;
+    }
+    c->state = soak_conn::st::closing;
+    c->timer.expires_after(std::chrono::seconds(5));
+    c->timer.async_wait([c](error_code ec) {
+        if (ec || c->state != soak_conn::st::closing) return;
+        error_code ignored2;
+        c->ws.next_layer().close(ignored2);
+    });
+    c->ws.async_close(websocket::close_code::normal, [this, c](error_code ec) {
+        c->state = soak_conn::st::done;
+        c->timer.cancel();
+        error_code ignored2;
+        c->ws.next_layer().close(ignored2);
+        if (stopping_) return;
+        if (ec) ++churn_close_errors_[failure_kind(*c, ec)];
+        ++churned_clean_;
+        open_slot(c->slot);
+    });
+}
+
+void soak::churn_tick() {
+    if (o_.soak_connections == 0) return;
+    for (std::uint32_t k = 0; k < o_.churn; ++k) {
+        conn_ptr pick;
+        for (int tries = 0; tries < 20 && !pick; ++tries) {
+            auto s = static_cast<std::uint32_t>(rng_() % o_.soak_connections);
+            auto& c = slots_[s].conn;
+            if (c && c->state == soak_conn::st::open) pick = c;
+        }
+        if (!pick) {
+            ++churn_skipped_;
+            continue;
+        }
+        close_by_us(pick, clean_next_);
+        clean_next_ = !clean_next_;
+    }
+}
+
+void soak::publish_to(std::uint32_t u, std::uint32_t bytes) {
+    // "<user sequence> <global sequence> xxx…": text, exactly `bytes` long.
+    char head[48];
+    int n = std::snprintf(head, sizeof head, "%llu %llu ",
+                          static_cast<unsigned long long>(pub_seq_[u]++),
+                          static_cast<unsigned long long>(pub_.sent));
+    std::string payload(head, static_cast<std::size_t>(n));
+    if (payload.size() < bytes)
+        payload.append(bytes - payload.size(), 'x');
+    else
+        payload.resize(bytes);
+    pub_.publish(channels_[u], payload);
+}
+
+void soak::publish_due() {
+    if (!publishing_ || pub_.failed()) return;
+    double t = seconds_since(t0_);
+    auto due_regular =
+        o_.soak_users ? static_cast<std::uint64_t>(t * o_.soak_rate) : std::uint64_t{0};
+    auto due_slow = static_cast<std::uint64_t>(t * o_.slow_rate * o_.slow_readers);
+    bool blocked = false;
+    while (reg_sent_ < due_regular || slow_sent_ < due_slow) {
+        if (pub_.sent - pub_.acked >= o_.pipeline) {
+            blocked = true;
+            break;
+        }
+        if (reg_sent_ < due_regular) {
+            publish_to(static_cast<std::uint32_t>(rng_() % o_.soak_users), o_.payload_bytes);
+            ++reg_sent_;
+        }
+        if (slow_sent_ < due_slow && pub_.sent - pub_.acked < o_.pipeline) {
+            publish_to(o_.soak_users + static_cast<std::uint32_t>(slow_sent_ % o_.slow_readers),
+                       o_.slow_payload_bytes);
+            ++slow_sent_;
+        }
+    }
+    if (blocked) ++publish_behind_ticks_;
+    pub_.flush();
+}
+
+std::uint64_t soak::behind() const {
+    std::uint64_t b = 0;
+    for (auto& sl : slots_)
+        if (!sl.slow && sl.conn && sl.conn->state == soak_conn::st::open)
+            b += pub_seq_[sl.user] - sl.conn->next_seq;
+    return b;
+}
+
+void soak::take_sample(double t) {
+    auto rss = sum_over(o_.gateway_pids, rss_kb);
+    auto fds = sum_over(o_.gateway_pids, fd_count);
+    auto metrics = scrape_metrics(server_);
+    std::optional<double> conns, queued, slow_closes;
+    if (metrics) {
+        conns = metric_sum(*metrics, "wsgate_connections");
+        queued = metric_sum(*metrics, "wsgate_queued_bytes");
+        slow_closes =
+            metric_sum(*metrics, "wsgate_closes_total", "cause=\"slow_consumer\"").value_or(0);
+    }
+    std::optional<double> redis_mem, redis_clients;
+    if (info_ && info_->ok()) {
+        redis_mem = info_->get("memory", "used_memory");
+        redis_clients = info_->get("clients", "connected_clients");
+    }
+    std::uint64_t slow_closed = 0;
+    for (auto& [k, v] : slow_closes_) slow_closed += v;
+    std::uint64_t failures = 0;
+    for (auto& [k, v] : connect_failures_) failures += v;
+    json::object smp{
+        {"type", "sample"},
+        {"t_s", std::round(t * 10) / 10},
+        {"gateway_rss_kb", opt_json(rss)},
+        {"gateway_fds", opt_json(fds)},
+        {"wsgate_connections", opt_json(conns)},
+        {"wsgate_queued_bytes", opt_json(queued)},
+        {"wsgate_slow_consumer_closes", opt_json(slow_closes)},
+        {"redis_used_memory", opt_json(redis_mem)},
+        {"redis_connected_clients", opt_json(redis_clients)},
+        {"loadgen_rss_kb", opt_json(rss_kb(getpid()))},
+        {"loadgen_fds", opt_json(fd_count(getpid()))},
+        {"open", open_regular_},
+        {"open_slow", open_slow_},
+        {"published", pub_.sent},
+        {"delivered", delivered_},
+        {"lost", lost_},
+        {"churned", churned_clean_ + churned_reset_},
+        {"slow_closed", slow_closed},
+        {"connect_failures", failures},
+        {"loadavg", load_average()},
+    };
+    std::cout << json::serialize(smp) << std::endl;
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "  t=%6.0fs rss %7ld kB fds %6ld conns %6.0f queued %8.0f B slow-closes %4.0f "
+                  "published %9llu lost %llu\n",
+                  t, rss.value_or(-1), fds.value_or(-1), conns.value_or(-1), queued.value_or(-1),
+                  slow_closes.value_or(-1), static_cast<unsigned long long>(pub_.sent),
+                  static_cast<unsigned long long>(lost_));
+    std::cerr << line << std::flush;
+    sample_t_.push_back(t);
+    sample_rss_.push_back(rss);
+    sample_fds_.push_back(fds);
+    samples_.push_back(std::move(smp));
+}
+
+net::awaitable<void> soak::main_flow() {
+    rss_before_ = sum_over(o_.gateway_pids, rss_kb);
+    fds_before_ = sum_over(o_.gateway_pids, fd_count);
+    auto t_ramp = steady::now();
+    for (std::uint32_t s = 0; s < slots_.size(); ++s) waiting_.push_back(s);
+    start_more();
+    const std::uint64_t want = slots_.size();
+    while (open_regular_ + open_slow_ < want && seconds_since(t_ramp) < o_.ramp_timeout)
+        co_await sleep_for(0.02);
+    ramp_s_ = seconds_since(t_ramp);
+    in_ramp_ = false;
+    ramp_complete_ = open_regular_ + open_slow_ == want;
+    std::cerr << "wsgate-load soak: " << open_regular_ << " + " << open_slow_ << " slow open in "
+              << ramp_s_ << " s" << (ramp_complete_ ? "" : " (ramp-up timed out)") << "\n";
+    co_await sleep_for(o_.settle);
+
+    t0_ = steady::now();
+    gw_cpu0_ = sum_over(o_.gateway_pids, cpu_seconds);
+    gw_sched0_ = sum_over(o_.gateway_pids, sched_of);
+    self_cpu0_ = self_cpu_seconds();
+    loadavg0_ = load_average();
+    publishing_ = true;
+    take_sample(0);
+    double next_sample = o_.sample_interval, next_churn = 1;
+    while (seconds_since(t0_) < o_.soak_duration) {
+        co_await sleep_for(0.005);
+        publish_due();
+        auto t = seconds_since(t0_);
+        if (t >= next_churn) {
+            churn_tick();
+            next_churn += 1;
+        }
+        if (t >= next_sample && next_sample < o_.soak_duration) {
+            take_sample(t);
+            next_sample += o_.sample_interval;
+        }
+    }
+    publishing_ = false;
+    take_sample(seconds_since(t0_));
+    gw_cpu1_ = sum_over(o_.gateway_pids, cpu_seconds);
+    gw_sched1_ = sum_over(o_.gateway_pids, sched_of);
+    self_cpu1_ = self_cpu_seconds();
+    loadavg1_ = load_average();
+
+    // Drain: the open connections must catch up with everything published to their users.
+    auto t_wait = steady::now();
+    while (pub_.acked < pub_.sent && seconds_since(t_wait) < o_.drain_timeout)
+        co_await sleep_for(0.01);
+    auto last = behind();
+    auto t_progress = steady::now();
+    while (last > 0 && seconds_since(t_progress) < o_.drain_timeout) {
+        co_await sleep_for(0.02);
+        auto b = behind();
+        if (b != last) t_progress = steady::now();
+        last = b;
+    }
+    drained_ = last == 0;
+    lost_at_end_ = last;
+    report();
+
+    stopping_ = true;
+    error_code ignored;
+    for (auto& sl : slots_)
+        if (sl.conn) sl.conn->ws.next_layer().close(ignored);
+    pub_.close();
+    ioc_.stop();
+}
+
+void soak::report() {
+    auto as_obj = [](const std::map<std::string, std::uint64_t>& m) {
+        json::object o;
+        for (auto& [k, v] : m) o[k] = v;
+        return o;
+    };
+    double elapsed = sample_t_.empty() ? 0 : sample_t_.back();
+    auto rss = series_stats(sample_t_, sample_rss_, o_.warmup);
+    auto fds = series_stats(sample_t_, sample_fds_, o_.warmup);
+    std::uint32_t fd_tol = o_.fd_tolerance ? o_.fd_tolerance : std::max(20u, 2 * o_.churn);
+    std::optional<double> rss_limit;
+    std::optional<bool> rss_flat, fds_flat;
+    if (rss.contains("start") && !rss["slope_per_min"].is_null()) {
+        rss_limit = rss["start"].as_double() * o_.rss_slope_limit_pct / 100.0 / 10.0;
+        rss_flat = rss["slope_per_min"].as_double() <= *rss_limit;
+    }
+    if (fds.contains("start"))
+        fds_flat = std::abs(fds["end"].as_double() - fds["start"].as_double()) <= fd_tol;
+    std::uint64_t lost_total = lost_ + lost_at_end_;
+    bool flat = rss_flat.value_or(false) && fds_flat.value_or(false);
+
+    json::array pids;
+    for (int p : o_.gateway_pids) pids.push_back(p);
+    json::object params{
+        {"mode", "soak"},
+        {"connections", o_.soak_connections},
+        {"users", o_.soak_users},
+        {"slow_readers", o_.slow_readers},
+        {"concurrency", o_.concurrency},
+        {"user_offset", o_.user_offset},
+        {"host", o_.host},
+        {"port", o_.port},
+        {"source_ips", o_.source_ips},
+        {"source_ip_count", sources_.size()},
+        {"redis", wsgate::redis::redacted_url(redis_ep_)},
+        {"gateway_pids", pids},
+        {"duration_s", o_.soak_duration},
+        {"rate", o_.soak_rate},
+        {"payload_bytes", o_.payload_bytes},
+        {"churn_per_s", o_.churn},
+        {"slow_rate", o_.slow_rate},
+        {"slow_payload_bytes", o_.slow_payload_bytes},
+        {"slow_stall_s", o_.slow_stall},
+        {"slow_read_s", o_.slow_read},
+        {"slow_rcvbuf", o_.slow_rcvbuf},
+        {"retry_delay_s", o_.retry_delay},
+        {"sample_interval_s", o_.sample_interval},
+        {"warmup_s", o_.warmup},
+        {"pipeline", o_.pipeline},
+        {"drain_timeout_s", o_.drain_timeout},
+        {"seed", o_.seed},
+        {"rss_slope_limit_pct_per_10min", o_.rss_slope_limit_pct},
+        {"fd_tolerance", fd_tol},
+    };
+    std::optional<double> gw_cpu, gw_wait;
+    if (gw_cpu0_ && gw_cpu1_) gw_cpu = *gw_cpu1_ - *gw_cpu0_;
+    if (gw_sched0_ && gw_sched1_) gw_wait = gw_sched1_->wait_s - gw_sched0_->wait_s;
+    json::object res{
+        {"ramp_s", ramp_s_},
+        {"ramp_complete", ramp_complete_},
+        {"elapsed_s", elapsed},
+        {"gateway_rss_kb_before_connect", opt_json(rss_before_)},
+        {"gateway_fds_before_connect", opt_json(fds_before_)},
+        {"rss_kb", rss},
+        {"fds", fds},
+        {"rss_slope_limit_kb_per_min", opt_json(rss_limit)},
+        {"rss_flat", opt_json(rss_flat)},
+        {"fds_flat", opt_json(fds_flat)},
+        {"verdict", flat ? "flat" : "not flat"},
+        {"published", pub_.sent},
+        {"published_regular", reg_sent_},
+        {"published_slow", slow_sent_},
+        {"publish_acked", pub_.acked},
+        {"publish_zero_receivers", pub_.zero_receivers},
+        {"publish_errors", pub_.errors},
+        {"publish_pipeline_full_ticks", publish_behind_ticks_},
+        {"received", received_total_},
+        {"delivered_verified", delivered_},
+        {"delivered_early", early_},
+        {"delivered_slow", slow_received_},
+        {"lost", lost_total},
+        {"lost_gaps", lost_},
+        {"gap_events", gaps_},
+        {"lost_at_end", lost_at_end_},
+        {"drained", drained_},
+        {"out_of_order", out_of_order_},
+        {"malformed", malformed_},
+        {"in_flight_at_churn_close", inflight_at_close_},
+        {"unverified_at_server_close", unverified_at_server_close_},
+        {"connects", connects_},
+        {"connects_ramp", ramp_connects_},
+        {"connect_failures", as_obj(connect_failures_)},
+        {"churned_clean", churned_clean_},
+        {"churned_reset", churned_reset_},
+        {"churn_skipped", churn_skipped_},
+        {"churn_close_errors", as_obj(churn_close_errors_)},
+        {"server_closes_regular", as_obj(server_closes_)},
+        {"slow_reader_closes", as_obj(slow_closes_)},
+        {"open_at_end", open_regular_},
+        {"open_slow_at_end", open_slow_},
+        {"gateway_cpu_s", opt_json(gw_cpu)},
+        {"gateway_runqueue_wait_s", opt_json(gw_wait)},
+        {"loadgen_cpu_s", self_cpu1_ - self_cpu0_},
+        {"loadavg_start", loadavg0_},
+        {"loadavg_end", loadavg1_},
+    };
+    json::object out{{"tool", "wsgate-load"}, {"params", params}, {"soak", res}};
+    std::cout << json::serialize(out) << std::endl;
+
+    auto& err = std::cerr;
+    char line[320];
+    err << "\nwsgate-load soak: " << o_.soak_connections << " connections over " << o_.soak_users
+        << " users + " << o_.slow_readers << " slow readers, " << o_.soak_rate << " msgs/s, churn "
+        << o_.churn << "/s, " << elapsed << " s\n";
+    err << "  t(s)    gw RSS kB  gw fds  conns  queued B  slow-closes  redis mem   published  "
+           "lost\n";
+    for (auto& smp : samples_) {
+        auto num = [&](const char* k) {
+            auto& v = smp.at(k);
+            return v.is_null() ? -1.0 : v.to_number<double>();
+        };
+        std::snprintf(line, sizeof line,
+                      "  %5.0f %12.0f %7.0f %6.0f %9.0f %12.0f %10.0f %11.0f %5.0f\n", num("t_s"),
+                      num("gateway_rss_kb"), num("gateway_fds"), num("wsgate_connections"),
+                      num("wsgate_queued_bytes"), num("wsgate_slow_consumer_closes"),
+                      num("redis_used_memory"), num("published"), num("lost"));
+        err << line;
+    }
+    auto stat_line = [&](const char* what, json::object& s, const char* unit) {
+        if (!s.contains("start")) return;
+        std::snprintf(line, sizeof line,
+                      "  %s: start %.0f, end %.0f, max %.0f, drift %+.0f %s; after %.0f s warm-up "
+                      "%.0f -> %.0f, slope %+.1f %s/min\n",
+                      what, s["start"].as_double(), s["end"].as_double(), s["max"].as_double(),
+                      s["drift"].as_double(), unit, o_.warmup,
+                      s["at_warmup"].is_null() ? -1.0 : s["at_warmup"].as_double(),
+                      s["end"].as_double(),
+                      s["slope_per_min"].is_null() ? 0.0 : s["slope_per_min"].as_double(), unit);
+        err << line;
+    };
+    stat_line("gateway RSS", rss, "kB");
+    stat_line("gateway fds", fds, "fds");
+    std::snprintf(line, sizeof line,
+                  "  verdict: %s (RSS slope limit %.1f kB/min = %.2f%% of start per 10 min: %s; "
+                  "fds |end - start| <= %u: %s)\n",
+                  flat ? "flat" : "NOT flat", rss_limit.value_or(-1), o_.rss_slope_limit_pct,
+                  rss_flat ? (*rss_flat ? "yes" : "no") : "n/a", fd_tol,
+                  fds_flat ? (*fds_flat ? "yes" : "no") : "n/a");
+    err << line;
+    std::snprintf(
+        line, sizeof line,
+        "  published %llu (%llu regular, %llu slow); delivered %llu verified + %llu "
+        "early; lost %llu (gaps %llu, at end %llu)%s\n",
+        static_cast<unsigned long long>(pub_.sent), static_cast<unsigned long long>(reg_sent_),
+        static_cast<unsigned long long>(slow_sent_), static_cast<unsigned long long>(delivered_),
+        static_cast<unsigned long long>(early_), static_cast<unsigned long long>(lost_total),
+        static_cast<unsigned long long>(lost_), static_cast<unsigned long long>(lost_at_end_),
+        drained_ ? "" : " (drain timed out)");
+    err << line;
+    std::snprintf(
+        line, sizeof line,
+        "  churned %llu clean + %llu reset; connects %llu (%llu in the ramp-up); in flight "
+        "at churn close %llu\n",
+        static_cast<unsigned long long>(churned_clean_),
+        static_cast<unsigned long long>(churned_reset_), static_cast<unsigned long long>(connects_),
+        static_cast<unsigned long long>(ramp_connects_),
+        static_cast<unsigned long long>(inflight_at_close_));
+    err << line;
+    for (auto& [k, v] : connect_failures_) err << "    connect failure " << k << ": " << v << "\n";
+    for (auto& [k, v] : server_closes_)
+        err << "    regular connection closed by the gateway " << k << ": " << v << "\n";
+    for (auto& [k, v] : slow_closes_) err << "    slow reader closed " << k << ": " << v << "\n";
+    for (auto& [k, v] : churn_close_errors_)
+        err << "    churn close handshake error " << k << ": " << v << "\n";
+    std::snprintf(line, sizeof line,
+                  "  CPU s over the soak: gateway %.1f (run-queue wait %.1f), loadgen %.1f; load "
+                  "average %s -> %s\n",
+                  gw_cpu.value_or(-1), gw_wait.value_or(-1), self_cpu1_ - self_cpu0_,
+                  loadavg0_.c_str(), loadavg1_.c_str());
+    err << line;
+}
+
+int soak::run() {
+    info_ = std::make_unique<redis_info>(redis_ep_);
+    if (!info_->ok())
+        std::cerr << "wsgate-load: warning: no Redis INFO (" << info_->error() << ")\n";
+    std::string err;
+    if (!pub_.connect(redis_ep_, err)) {
+        std::cerr << "wsgate-load: " << err << "\n";
+        return 1;
+    }
+    pub_.on_progress = [this] { publish_due(); };
+    rng_.seed(o_.seed);
+    read_limit_ = std::max(o_.payload_bytes, o_.slow_payload_bytes) + 64;
+    for (std::uint32_t u = 0; u < total_users(); ++u) {
+        tokens_.push_back(wsgate::auth::mint_hs256(o_.secret, user_id(u), std::chrono::hours(24)));
+        channels_.push_back(wsgate::channel_for_user(user_id(u)));
+    }
+    pub_seq_.assign(total_users(), 0);
+    slots_.resize(std::size_t{o_.soak_connections} + o_.slow_readers);
+    for (std::uint32_t s = 0; s < slots_.size(); ++s) {
+        if (s < o_.soak_connections) {
+            slots_[s].user = s % o_.soak_users;
+        } else {
+            slots_[s].user = o_.soak_users + (s - o_.soak_connections);
+            slots_[s].slow = true;
+        }
+    }
+    net::co_spawn(ioc_, main_flow(), [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+    });
+    ioc_.run();
     return exit_code_;
 }
 
@@ -1125,6 +2089,13 @@ int main(int argc, char** argv) {
         s->add_option("--users", o.users, "distinct users")->capture_default_str();
         s->add_option("--conns-per-user", o.conns_per_user, "connections per user")
             ->capture_default_str();
+        s->add_option("--settle", o.settle,
+                      "seconds to wait after the last connect before counting")
+            ->capture_default_str();
+        s->add_option("--hold", o.hold, "seconds to hold the connections open, sampling RSS")
+            ->capture_default_str();
+    };
+    auto target = [&](CLI::App* s) {
         s->add_option("--concurrency", o.concurrency, "handshakes in flight")
             ->capture_default_str();
         s->add_option("--user-offset", o.user_offset,
@@ -1146,11 +2117,6 @@ int main(int argc, char** argv) {
             ->delimiter(',');
         s->add_option("--connect-timeout", o.connect_timeout, "seconds per connect + handshake")
             ->capture_default_str();
-        s->add_option("--settle", o.settle,
-                      "seconds to wait after the last connect before counting")
-            ->capture_default_str();
-        s->add_option("--hold", o.hold, "seconds to hold the connections open, sampling RSS")
-            ->capture_default_str();
     };
     auto publishing = [&](CLI::App* s) {
         s->add_option("--payload-bytes", o.payload_bytes, "payload size (>= 32)")
@@ -1168,9 +2134,11 @@ int main(int argc, char** argv) {
     auto* connect =
         app.add_subcommand("connect", "connect, hold, report connects/s and gateway memory");
     common(connect);
+    target(connect);
     auto* fanout = app.add_subcommand(
         "fanout", "connect, publish M messages to random users, count deliveries");
     common(fanout);
+    target(fanout);
     publishing(fanout);
     fanout->add_option("--messages", o.messages, "messages to publish")->capture_default_str();
     fanout->add_option("--rate", o.rate, "msgs/s; 0 = as fast as the pipeline allows")
@@ -1178,9 +2146,67 @@ int main(int argc, char** argv) {
     auto* latency =
         app.add_subcommand("latency", "connect, publish at a fixed rate, report publish→receive");
     common(latency);
+    target(latency);
     publishing(latency);
     latency->add_option("--rate", o.rate, "msgs/s")->required();
     latency->add_option("--duration", o.duration, "seconds of publishing")->capture_default_str();
+    auto* soak_cmd = app.add_subcommand(
+        "soak",
+        "hold connections for a long time with steady publishing, churn and slow readers; "
+        "sample the gateway's RSS and descriptors");
+    target(soak_cmd);
+    soak_cmd->add_option("--connections", o.soak_connections, "regular connections held")
+        ->capture_default_str();
+    soak_cmd->add_option("--users", o.soak_users, "regular users (connection i is on user i mod U)")
+        ->capture_default_str();
+    soak_cmd->add_option("--duration", o.soak_duration, "seconds of soak after the ramp-up")
+        ->capture_default_str();
+    soak_cmd->add_option("--rate", o.soak_rate, "msgs/s to random regular users")
+        ->capture_default_str();
+    soak_cmd->add_option("--payload-bytes", o.payload_bytes, "regular payload size (>= 32)")
+        ->capture_default_str();
+    soak_cmd->add_option("--churn", o.churn, "connections closed and reopened per second")
+        ->capture_default_str();
+    soak_cmd->add_option("--slow-readers", o.slow_readers, "stalling connections, one user each")
+        ->capture_default_str();
+    soak_cmd->add_option("--slow-rate", o.slow_rate, "msgs/s to each slow reader's user")
+        ->capture_default_str();
+    soak_cmd->add_option("--slow-payload-bytes", o.slow_payload_bytes, "slow readers' payload size")
+        ->capture_default_str();
+    soak_cmd->add_option("--slow-stall", o.slow_stall, "seconds a slow reader stops reading")
+        ->capture_default_str();
+    soak_cmd->add_option("--slow-read", o.slow_read, "seconds it then reads")
+        ->capture_default_str();
+    soak_cmd->add_option("--slow-rcvbuf", o.slow_rcvbuf, "SO_RCVBUF of a slow reader's socket")
+        ->capture_default_str();
+    soak_cmd
+        ->add_option("--retry-delay", o.retry_delay,
+                     "seconds before reconnecting after a failure or a gateway close")
+        ->capture_default_str();
+    soak_cmd->add_option("--sample-interval", o.sample_interval, "seconds between samples")
+        ->capture_default_str();
+    soak_cmd->add_option("--warmup", o.warmup, "seconds after the ramp-up left out of the slopes")
+        ->capture_default_str();
+    soak_cmd->add_option("--ramp-timeout", o.ramp_timeout, "seconds allowed for the ramp-up")
+        ->capture_default_str();
+    soak_cmd->add_option("--settle", o.settle, "seconds between the ramp-up and the soak")
+        ->capture_default_str();
+    soak_cmd->add_option("--pipeline", o.pipeline, "PUBLISH commands in flight")
+        ->capture_default_str();
+    soak_cmd
+        ->add_option("--drain-timeout", o.drain_timeout,
+                     "seconds without progress before giving up the final drain")
+        ->capture_default_str();
+    soak_cmd->add_option("--seed", o.seed, "seed for the choice of users")->capture_default_str();
+    soak_cmd
+        ->add_option("--rss-slope-limit-pct", o.rss_slope_limit_pct,
+                     "flat: RSS slope below this % of the start RSS per 10 minutes")
+        ->capture_default_str();
+    soak_cmd
+        ->add_option("--fd-tolerance", o.fd_tolerance,
+                     "flat: |descriptors at end - at start| at most this (0 = 2 x churn, "
+                     "at least 20)")
+        ->capture_default_str();
 
     try {
         app.parse(argc, argv);
@@ -1190,8 +2216,25 @@ int main(int argc, char** argv) {
     o.mode = app.get_subcommands().front()->get_name();
 
     try {
-        std::uint64_t total = std::uint64_t{o.users} * o.conns_per_user;
-        if (o.users == 0 || o.conns_per_user == 0)
+        const bool soak_mode = o.mode == "soak";
+        // A soak also holds the sockets of connections being closed and reopened.
+        std::uint64_t total = soak_mode ? std::uint64_t{o.soak_connections} + o.slow_readers +
+                                              std::uint64_t{o.churn} * 2
+                                        : std::uint64_t{o.users} * o.conns_per_user;
+        if (soak_mode) {
+            if (o.soak_users == 0 || o.soak_connections == 0)
+                throw std::invalid_argument("--users and --connections must be > 0");
+            if (o.soak_users > o.soak_connections)
+                throw std::invalid_argument("--users must not exceed --connections");
+            if (o.slow_payload_bytes < 32 || o.slow_payload_bytes > (1u << 20))
+                throw std::invalid_argument("--slow-payload-bytes must be between 32 and 1048576");
+            if (o.soak_rate < 0 || o.slow_rate < 0 || o.soak_duration <= 0 || o.slow_stall <= 0 ||
+                o.slow_read <= 0 || o.retry_delay <= 0 || o.sample_interval <= 0 || o.warmup < 0 ||
+                o.ramp_timeout <= 0 || o.rss_slope_limit_pct <= 0 || o.slow_rcvbuf <= 0)
+                throw std::invalid_argument("durations, rates and limits must be positive");
+            if (o.churn > o.soak_connections / 4)
+                throw std::invalid_argument("--churn must be at most a quarter of --connections");
+        } else if (o.users == 0 || o.conns_per_user == 0)
             throw std::invalid_argument("--users and --conns-per-user must be > 0");
         if (total > max_conns_per_process)
             throw std::invalid_argument(
@@ -1231,6 +2274,10 @@ int main(int argc, char** argv) {
         if (total + 64 > rl.rlim_cur)
             throw std::invalid_argument("the open-file limit is " + std::to_string(rl.rlim_cur) +
                                         ", too low for " + std::to_string(total) + " connections");
+        if (soak_mode) {
+            soak k(o, std::move(sources), *ep);
+            return k.run();
+        }
         load l(o, std::move(sources), *ep);
         return l.run();
     } catch (const std::invalid_argument& e) {

@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev
   redis-server
   python3 python3-websockets python3-redis python3-pytest python3-jwt
+  clang libclang-rt-14-dev llvm  # make fuzz, make test-sanitize: runtimes, llvm-symbolizer
 )
 
 missing=()

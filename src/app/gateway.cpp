@@ -12,17 +12,33 @@
 
 namespace wsgate {
 
-gateway::gateway(config cfg) : cfg_(std::move(cfg)), verifier_(cfg_.jwt), registry_(cfg_.threads) {
-    std::string algorithms;
-    for (const auto& a : verifier_.algorithms()) algorithms += (algorithms.empty() ? "" : ",") + a;
-    log::info("jwt_configured", {{"algorithms", algorithms}});
+namespace {
+admission_limits limits_for(const config& cfg) {
+    admission_limits l;
+    l.max_connections = cfg.max_connections;
+    l.max_connections_per_user = cfg.max_connections_per_user;
+    l.max_handshakes = cfg.max_handshakes;
+    l.ip_connect_rate = cfg.ip_connect_rate;
+    l.ip_connect_burst = cfg.ip_connect_burst;
+    return l;
+}
+}  // namespace
+
+gateway::gateway(config cfg)
+    : cfg_(std::move(cfg)),
+      verifiers_(cfg_.jwt),
+      registry_(cfg_.threads),
+      admission_(limits_for(cfg_)),
+      origins_(cfg_.allowed_origins) {
+    report_keys("jwt_configured", "start");
     // RFC 7518 3.2: an HMAC key must be at least as long as the hash output.
     if (!cfg_.jwt.secret.empty() && cfg_.jwt.secret.size() < 32)
         log::warn("jwt_secret_short",
                   {{"bytes", cfg_.jwt.secret.size()}, {"advice", "use at least 32 random bytes"}});
     auto address = net::ip::make_address(cfg_.listen_host);
     for (std::size_t i = 0; i < cfg_.threads; ++i)
-        shards_.push_back(std::make_unique<shard>(i, cfg_, verifier_, registry_, stopping_));
+        shards_.push_back(std::make_unique<shard>(i, cfg_, verifiers_, registry_, stopping_,
+                                                  admission_, origins_));
 
     // The first shard binds (possibly to port 0); the others join the same port.
     std::vector<tcp::acceptor> acceptors;
@@ -42,6 +58,64 @@ gateway::gateway(config cfg) : cfg_(std::move(cfg)), verifier_(cfg_.jwt), regist
 
 gateway::~gateway() = default;
 
+// --- JWT key reloads -----------------------------------------------------------------------
+// On the control thread, so a reload never delays a shard: the new verifier is built here
+// and published atomically; upgrades already being verified finish with the old one.
+// Connections already open are not re-checked against the new keys.
+
+void gateway::report_keys(const char* event, const char* trigger) {
+    const auto verifier = verifiers_.current();
+    auto join = [](const std::vector<std::string>& list) {
+        std::string out;
+        for (const auto& item : list) out += (out.empty() ? "" : ",") + item;
+        return out;
+    };
+    const std::string algorithms = join(verifier->algorithms());
+    const std::string issuers = verifier->issuers().empty() ? "any" : join(verifier->issuers());
+    const auto keys = verifier->public_key_count() + (verifier->has_secret() ? 1 : 0);
+    registry_.process().jwt_keys_loaded.store(static_cast<std::int64_t>(keys),
+                                              std::memory_order_relaxed);
+    log::info(event, {{"trigger", trigger},
+                      {"algorithms", algorithms},
+                      {"issuers", issuers},
+                      {"public_keys", verifier->public_key_count()},
+                      {"secret", verifier->has_secret() ? "yes" : "no"},
+                      {"files", verifiers_.files().size()}});
+}
+
+void gateway::reload_keys(const char* trigger) {
+    auto result = verifiers_.reload();
+    auto& process = registry_.process();
+    if (!result.ok) {
+        process.jwt_reloads_error_total.fetch_add(1, std::memory_order_relaxed);
+        // The message names the flag and the file; it never holds key material.
+        log::error("jwt_keys_reload_failed",
+                   {{"trigger", trigger}, {"error", result.error}, {"keeping", "previous keys"}});
+        return;
+    }
+    process.jwt_reloads_ok_total.fetch_add(1, std::memory_order_relaxed);
+    report_keys("jwt_keys_reloaded", trigger);
+}
+
+void gateway::wait_for_reload_signal() {
+    reload_signals_.async_wait([this](error_code ec, int) {
+        if (ec) return;  // cancelled at the end of run()
+        reload_keys("sighup");
+        wait_for_reload_signal();
+    });
+}
+
+void gateway::poll_key_files() {
+    if (cfg_.jwt_reload_interval.count() == 0 || verifiers_.files().empty()) return;
+    reload_timer_.expires_after(cfg_.jwt_reload_interval);
+    reload_timer_.async_wait([this](error_code ec) {
+        if (ec) return;  // cancelled at the end of run()
+        if (verifiers_.changed()) reload_keys("file_change");
+        poll_key_files();
+    });
+}
+// --- end of JWT key reloads ----------------------------------------------------------------
+
 int gateway::run() {
     auto& control = control_;
     auto& signals = signals_;
@@ -57,6 +131,8 @@ int gateway::run() {
                 net::post(control, [&] {
                     watchdog.cancel();
                     signals.cancel();
+                    reload_signals_.cancel();
+                    reload_timer_.cancel();
                 });
         });
     }
@@ -88,6 +164,8 @@ int gateway::run() {
         signals.async_wait(on_signal);  // a second signal forces the stop
     };
     signals.async_wait(on_signal);
+    wait_for_reload_signal();
+    poll_key_files();
     control.run();
 
     for (auto& t : threads) t.join();

@@ -12,6 +12,7 @@ namespace {
 redis::subscriber_options subscriber_options_for(const config& cfg, std::size_t index) {
     redis::subscriber_options o;
     o.endpoint = cfg.redis;
+    o.tls = cfg.redis_tls;
     o.timeout = cfg.redis_timeout;
     o.ping_interval = cfg.redis_ping_interval;
     o.backoff_max = cfg.redis_backoff_max;
@@ -20,15 +21,16 @@ redis::subscriber_options subscriber_options_for(const config& cfg, std::size_t 
 }
 }  // namespace
 
-shard::shard(std::size_t index, const config& cfg, const auth::jwt_verifier& verifier,
-             metrics_registry& registry, const std::atomic<bool>& stopping)
+shard::shard(std::size_t index, const config& cfg, const auth::verifier_store& verifiers,
+             metrics_registry& registry, const std::atomic<bool>& stopping, admission& admission,
+             const origin_policy& origins)
     : index_(index),
       cfg_(cfg),
       metrics_(registry.shard(index)),
       ioc_(std::make_unique<io_context_t>(1)),
       hub_(*this),
       subscriber_(ioc_->get_executor(), subscriber_options_for(cfg, index), *this, metrics_),
-      ctx_{cfg, verifier, registry, stopping, metrics_, hub_} {}
+      ctx_{cfg, verifiers, registry, stopping, metrics_, hub_, admission, origins} {}
 
 shard::~shard() {
     // After an orderly stop there is nothing pending. After a forced one, handlers still own

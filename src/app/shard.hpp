@@ -18,8 +18,9 @@ class listener;
 /// One event loop and everything that lives on it.
 class shard final : public subscriptions, public redis::subscriber_events {
 public:
-    shard(std::size_t index, const config& cfg, const auth::jwt_verifier& verifier,
-          metrics_registry& registry, const std::atomic<bool>& stopping);
+    shard(std::size_t index, const config& cfg, const auth::verifier_store& verifiers,
+          metrics_registry& registry, const std::atomic<bool>& stopping, admission& admission,
+          const origin_policy& origins);
     ~shard();
 
     net::io_context& context() { return *ioc_; }

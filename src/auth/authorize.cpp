@@ -4,16 +4,16 @@
 
 namespace wsgate::auth {
 
-result<std::string> authorize(std::string_view client_id, std::string_view token,
-                              const jwt_verifier& verifier,
-                              std::chrono::system_clock::time_point now) {
+result<verified_token> authorize(std::string_view client_id, std::string_view token,
+                                 const jwt_verifier& verifier,
+                                 std::chrono::system_clock::time_point now) {
     if (token.empty()) return errc::token_missing;
     auto verified = verifier.verify(token, now);
     if (!verified) return verified.error();
     // Byte comparison: both sides are already decoded, and no case folding or Unicode
     // normalisation may make two different users' ids equal.
     if (verified->user_id != client_id) return errc::client_id_mismatch;
-    return std::move(verified->user_id);
+    return verified;
 }
 
 std::string_view close_reason(boost::system::error_code ec) {

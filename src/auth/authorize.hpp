@@ -13,11 +13,11 @@
 namespace wsgate::auth {
 
 /// Decides whether a connection for `client_id` (already percent-decoded from the URL path)
-/// holding `token` (empty when the client sent none) may subscribe. Returns the user id or the
-/// reason. Pure apart from the verifier's crypto.
-result<std::string> authorize(std::string_view client_id, std::string_view token,
-                              const jwt_verifier& verifier,
-                              std::chrono::system_clock::time_point now);
+/// holding `token` (empty when the client sent none) may subscribe. Returns the verified token
+/// (user id and expiry) or the reason. Pure apart from the verifier's crypto.
+result<verified_token> authorize(std::string_view client_id, std::string_view token,
+                                 const jwt_verifier& verifier,
+                                 std::chrono::system_clock::time_point now);
 
 /// Close reason sent on the wire with code 1008 for an auth failure; short (< 123 bytes), stable,
 /// never includes request data: "missing token", "invalid token" (malformed, bad signature,

@@ -301,6 +301,16 @@ std::vector<public_key> parse_jwks(std::string_view text) {
     return keys;
 }
 
+std::string load_secret_file(const std::string& path) {
+    std::string secret = read_small_file(path, max_key_file_bytes);
+    if (secret.ends_with("\r\n"))
+        secret.resize(secret.size() - 2);
+    else if (secret.ends_with('\n'))
+        secret.pop_back();
+    if (secret.empty()) fail(path + ": is empty");
+    return secret;
+}
+
 std::vector<public_key> load_jwks_file(const std::string& path) {
     std::string text = read_small_file(path, max_key_file_bytes);
     try {

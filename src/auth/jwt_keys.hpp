@@ -1,6 +1,6 @@
 // Verification keys for the JWT verifier: PEM public key files and JWKS documents (RFC 7517),
-// loaded once at startup into OpenSSL 3 EVP_PKEYs. Loading throws; a loaded key is immutable
-// and OpenSSL allows verifying with one EVP_PKEY from many threads at once.
+// loaded at startup and on every reload into OpenSSL 3 EVP_PKEYs. Loading throws; a loaded key
+// is immutable and OpenSSL allows verifying with one EVP_PKEY from many threads at once.
 #pragma once
 
 #include <string>
@@ -58,5 +58,10 @@ std::vector<public_key> parse_jwks(std::string_view json);
 /// Reads a JWKS file (at most max_key_file_bytes) and parses it with parse_jwks().
 /// Throws std::invalid_argument "<path>: <reason>".
 std::vector<public_key> load_jwks_file(const std::string& path);
+
+/// Reads a shared secret file (at most max_key_file_bytes) and drops one trailing line ending
+/// ("\n" or "\r\n"), as wsgate-token does. Throws std::invalid_argument "<path>: <reason>"
+/// for an unreadable or empty file; the message never contains the secret.
+std::string load_secret_file(const std::string& path);
 
 }  // namespace wsgate::auth

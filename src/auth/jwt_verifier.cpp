@@ -1,6 +1,6 @@
 // JWS verification with OpenSSL 3 EVP and Boost.JSON. Everything shared between threads
-// (keys, keyed HMAC prototypes) is built in the constructor and only read afterwards; each
-// verify() call makes its own short-lived contexts.
+// (key sets per issuer, keyed HMAC prototypes) is built in the constructor and only read
+// afterwards; each verify() call makes its own short-lived contexts.
 #include "auth/jwt_verifier.hpp"
 
 #include <openssl/core_names.h>
@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <boost/json.hpp>
+#include <map>
 #include <stdexcept>
 
 #include "auth/base64url.hpp"
@@ -76,40 +77,62 @@ system_clock::time_point to_time_point(double seconds) noexcept {
         std::chrono::duration_cast<system_clock::duration>(std::chrono::duration<double>(seconds)));
 }
 
-// Every configured key, with the PEM file each PEM key came from (for messages).
-struct loaded_keys {
-    std::vector<public_key> pem;
-    std::vector<std::string> pem_paths;  // parallel to `pem`
-    std::vector<public_key> jwks;
+// One key file's keys, kept apart until the algorithms are resolved so that messages can
+// name the file, then moved into the key set of `issuer`.
+struct loaded_file {
+    const char* flag;  // the option that named the file
+    std::string path;
+    bool pem = false;
+    std::optional<std::string> issuer;  // the key set it joins; nullopt: the any-issuer set
+    std::vector<public_key> keys;
+};
 
+struct loaded_keys {
+    std::vector<loaded_file> files;
+
+    bool empty() const {
+        return std::all_of(files.begin(), files.end(),
+                           [](const loaded_file& f) { return f.keys.empty(); });
+    }
     bool any_fits(const jws_algorithm& alg) const {
-        for (const auto* list : {&pem, &jwks})
-            for (const public_key& key : *list)
+        for (const loaded_file& file : files)
+            for (const public_key& key : file.keys)
                 if (key_fits(key, alg)) return true;
         return false;
     }
 };
 
+// Reads every key file. Messages start with the flag, then the path, never key bytes.
 loaded_keys load_keys(const jwt_options& options) {
     loaded_keys out;
-    for (const std::string& path : options.public_key_files) {
+    auto load = [&](const char* flag, const std::string& path, bool pem,
+                    const std::optional<std::string>& issuer) {
+        loaded_file file{flag, path, pem, issuer, {}};
         try {
-            for (public_key& key : load_pem_public_keys(path)) {
-                out.pem.push_back(std::move(key));
-                out.pem_paths.push_back(path);
-            }
+            file.keys = pem ? load_pem_public_keys(path) : load_jwks_file(path);
         } catch (const std::invalid_argument& e) {
-            config_error(std::string("--jwt-public-key-file: ") + e.what());
+            config_error(std::string(flag) + ": " + e.what());
         }
-    }
-    if (!options.jwks_file.empty()) {
-        try {
-            out.jwks = load_jwks_file(options.jwks_file);
-        } catch (const std::invalid_argument& e) {
-            config_error(std::string("--jwt-jwks-file: ") + e.what());
-        }
-    }
+        out.files.push_back(std::move(file));
+    };
+    for (const std::string& path : options.public_key_files)
+        load("--jwt-public-key-file", path, true, options.issuer);
+    if (!options.jwks_file.empty())
+        load("--jwt-jwks-file", options.jwks_file, false, options.issuer);
+    for (const issuer_jwks_file& f : options.issuer_jwks_files)
+        load("--jwt-issuer-jwks", f.path, false, f.issuer);
     return out;
+}
+
+// The secret in force: read from its file on every build when one is named, so a reload
+// picks up a rotated secret.
+std::string read_secret(const jwt_options& options) {
+    if (options.secret_file.empty()) return options.secret;
+    try {
+        return load_secret_file(options.secret_file);
+    } catch (const std::invalid_argument& e) {
+        config_error(std::string("--jwt-secret-file: ") + e.what());
+    }
 }
 
 void check_scalar_options(const jwt_options& options) {
@@ -118,6 +141,28 @@ void check_scalar_options(const jwt_options& options) {
     if (options.issuer && options.issuer->empty()) config_error("--jwt-issuer: must not be empty");
     for (const std::string& a : options.audience)
         if (a.empty()) config_error("--jwt-audience: must not contain an empty value");
+    for (const issuer_jwks_file& f : options.issuer_jwks_files)
+        if (f.issuer.empty() || f.path.empty())
+            config_error("--jwt-issuer-jwks: '" + f.issuer + "=" + f.path +
+                         "' needs a non-empty ISSUER and PATH");
+}
+
+// Every key belongs to exactly one issuer once any issuer has its own keys: keys without an
+// issuer would otherwise verify tokens claiming any issuer not listed.
+void check_issuers(const jwt_options& options, bool has_secret) {
+    if (options.issuer_jwks_files.empty()) return;
+    const bool default_keys =
+        has_secret || !options.public_key_files.empty() || !options.jwks_file.empty();
+    if (default_keys && !options.issuer)
+        config_error(
+            "--jwt-issuer: required when --jwt-issuer-jwks is combined with --jwt-secret, "
+            "--jwt-public-key-file or --jwt-jwks-file (it names the issuer those keys belong to)");
+    if (options.issuer && !default_keys &&
+        std::none_of(options.issuer_jwks_files.begin(), options.issuer_jwks_files.end(),
+                     [&](const issuer_jwks_file& f) { return f.issuer == *options.issuer; }))
+        config_error("--jwt-issuer: no keys for '" + *options.issuer +
+                     "' (give --jwt-issuer-jwks " + *options.issuer +
+                     "=PATH, --jwt-secret, --jwt-public-key-file or --jwt-jwks-file)");
 }
 
 // The configured list as a set; names are exact (RFC 7515 §4.1.1 is case-sensitive).
@@ -142,8 +187,8 @@ alg_set parse_algorithms(const std::vector<std::string>& names) {
 // or checks an explicit list against the keys and secret, so that nothing configured is
 // silently unused and no accepted algorithm lacks a key.
 void resolve_algorithms(alg_set& allowed, bool explicit_list, bool has_secret,
-                        const loaded_keys& keys, const jwt_options& options) {
-    const bool has_keys = !keys.pem.empty() || !keys.jwks.empty();
+                        const loaded_keys& keys) {
+    const bool has_keys = !keys.empty();
     if (!has_secret && !has_keys)
         config_error(
             "no JWT key configured (set --jwt-secret, --jwt-public-key-file or --jwt-jwks-file)");
@@ -182,16 +227,45 @@ void resolve_algorithms(alg_set& allowed, bool explicit_list, bool has_secret,
             if (allowed[jws_algorithm_index(alg)] && key_fits(key, alg)) return true;
         return false;
     };
-    for (std::size_t i = 0; i < keys.pem.size(); ++i) {
-        if (!usable(keys.pem[i]))
-            config_error("--jwt-public-key-file: " + keys.pem_paths[i] + ": " +
-                         std::string(key_type_name(keys.pem[i].type)) +
-                         " key fits none of the accepted algorithms");
+    for (const loaded_file& file : keys.files) {
+        if (file.pem) {
+            for (const public_key& key : file.keys)
+                if (!usable(key))
+                    config_error(std::string(file.flag) + ": " + file.path + ": " +
+                                 std::string(key_type_name(key.type)) +
+                                 " key fits none of the accepted algorithms");
+        } else if (std::none_of(file.keys.begin(), file.keys.end(), usable)) {
+            config_error(std::string(file.flag) + ": " + file.path +
+                         ": no key fits the accepted algorithms");
+        }
     }
-    if (!keys.jwks.empty() && std::none_of(keys.jwks.begin(), keys.jwks.end(), usable))
-        config_error("--jwt-jwks-file: " + options.jwks_file +
-                     ": no key fits the accepted algorithms");
 }
+
+// The keys that may verify tokens of one issuer (or of any issuer). Immutable once indexed;
+// the *_by_alg lists point into the key vectors, so a key_set never moves after index().
+struct key_set {
+    bool hmac = false;  // the shared secret verifies this set's HS tokens
+    std::vector<public_key> pem_keys;
+    std::vector<public_key> jwks_keys;
+    // Keys that may verify each algorithm (type fits, JWKS `alg` matches), in load order.
+    std::array<std::vector<const public_key*>, alg_count> pem_by_alg;
+    std::array<std::vector<const public_key*>, alg_count> jwks_by_alg;
+
+    void index(const alg_set& allowed) {
+        for (const jws_algorithm& alg : jws_algorithms) {
+            const std::size_t i = jws_algorithm_index(alg);
+            if (!allowed[i]) continue;
+            for (const public_key& key : pem_keys)
+                if (key_fits(key, alg)) pem_by_alg[i].push_back(&key);
+            for (const public_key& key : jwks_keys)
+                if (key_fits(key, alg)) jwks_by_alg[i].push_back(&key);
+            // Kid-less tokens try every PEM key of a type; refuse more than we would try.
+            if (pem_by_alg[i].size() > max_keys_tried)
+                config_error("--jwt-public-key-file: more than " + std::to_string(max_keys_tried) +
+                             " keys for " + std::string(alg.name));
+        }
+    }
+};
 
 }  // namespace
 
@@ -201,22 +275,24 @@ struct jwt_verifier::impl {
     alg_set allowed{};
     evp_mac_ptr hmac;                                    // fetched once: EVP_MAC_fetch is slow
     std::array<evp_mac_ctx_ptr, alg_count> hmac_by_alg;  // keyed prototypes, dup'ed per call
-    std::vector<public_key> pem_keys;
-    std::vector<public_key> jwks_keys;
-    // Keys that may verify each algorithm (type fits, JWKS `alg` matches), in load order.
-    std::array<std::vector<const public_key*>, alg_count> pem_by_alg;
-    std::array<std::vector<const public_key*>, alg_count> jwks_by_alg;
-    std::optional<std::string> issuer;
+    // Either one set for every issuer (no issuer configured: `iss` is not looked at), or one
+    // set per configured issuer, found by the token's exact `iss`.
+    std::unique_ptr<key_set> any_issuer;
+    std::map<std::string, std::unique_ptr<key_set>, std::less<>> by_issuer;
+    std::vector<std::string> issuer_names;
+    std::size_t public_keys = 0;
+    bool has_secret = false;
     std::vector<std::string> audience;
     double leeway_seconds = 0;
     std::string user_claim;
 
     void key_hmac(std::string_view secret);
-    void index_keys(loaded_keys keys);
+    void build_key_sets(loaded_keys keys, const std::optional<std::string>& issuer);
+    const key_set* select_key_set(const json::object& claims) const noexcept;
     bool hmac_matches(const jws_algorithm& alg, std::string_view input,
                       std::string_view signature) const;
-    boost::system::error_code check_signature(const jws_algorithm& alg, const json::string* kid,
-                                              std::string_view input,
+    boost::system::error_code check_signature(const key_set& keys, const jws_algorithm& alg,
+                                              const json::string* kid, std::string_view input,
                                               std::string_view signature) const;
     result<verified_token> check_claims(const json::object& claims,
                                         system_clock::time_point now) const;
@@ -241,21 +317,39 @@ void jwt_verifier::impl::key_hmac(std::string_view secret) {
     }
 }
 
-void jwt_verifier::impl::index_keys(loaded_keys keys) {
-    pem_keys = std::move(keys.pem);
-    jwks_keys = std::move(keys.jwks);
-    for (const jws_algorithm& alg : jws_algorithms) {
-        const std::size_t index = jws_algorithm_index(alg);
-        if (!allowed[index]) continue;
-        for (const public_key& key : pem_keys)
-            if (key_fits(key, alg)) pem_by_alg[index].push_back(&key);
-        for (const public_key& key : jwks_keys)
-            if (key_fits(key, alg)) jwks_by_alg[index].push_back(&key);
-        // Kid-less tokens try every PEM key of a type; refuse more than we would try.
-        if (pem_by_alg[index].size() > max_keys_tried)
-            config_error("--jwt-public-key-file: more than " + std::to_string(max_keys_tried) +
-                         " keys for " + std::string(alg.name));
+// The secret and the keys of --jwt-public-key-file/--jwt-jwks-file join the set of `issuer`
+// (or the any-issuer set); each --jwt-issuer-jwks file joins its own issuer's set.
+void jwt_verifier::impl::build_key_sets(loaded_keys keys,
+                                        const std::optional<std::string>& issuer) {
+    auto set_for = [&](const std::optional<std::string>& name) -> key_set& {
+        if (!name) {
+            if (!any_issuer) any_issuer = std::make_unique<key_set>();
+            return *any_issuer;
+        }
+        auto& slot = by_issuer[*name];
+        if (!slot) slot = std::make_unique<key_set>();
+        return *slot;
+    };
+    if (has_secret) set_for(issuer).hmac = true;
+    for (loaded_file& file : keys.files) {
+        key_set& set = set_for(file.issuer);
+        auto& target = file.pem ? set.pem_keys : set.jwks_keys;
+        public_keys += file.keys.size();
+        for (public_key& key : file.keys) target.push_back(std::move(key));
     }
+    if (any_issuer) any_issuer->index(allowed);
+    for (auto& [name, set] : by_issuer) {
+        set->index(allowed);
+        issuer_names.push_back(name);
+    }
+}
+
+const key_set* jwt_verifier::impl::select_key_set(const json::object& claims) const noexcept {
+    if (any_issuer) return any_issuer.get();
+    const json::value* iss = claims.if_contains("iss");
+    if (!iss || !iss->is_string()) return nullptr;
+    auto it = by_issuer.find(std::string_view(iss->get_string()));
+    return it == by_issuer.end() ? nullptr : it->second.get();
 }
 
 bool jwt_verifier::impl::hmac_matches(const jws_algorithm& alg, std::string_view input,
@@ -276,13 +370,17 @@ bool jwt_verifier::impl::hmac_matches(const jws_algorithm& alg, std::string_view
     return signature.size() == length && CRYPTO_memcmp(mac, signature.data(), length) == 0;
 }
 
-boost::system::error_code jwt_verifier::impl::check_signature(const jws_algorithm& alg,
+boost::system::error_code jwt_verifier::impl::check_signature(const key_set& keys,
+                                                              const jws_algorithm& alg,
                                                               const json::string* kid,
                                                               std::string_view input,
                                                               std::string_view signature) const {
-    if (alg.family == alg_family::hmac)
+    if (alg.family == alg_family::hmac) {
+        // The secret belongs to one issuer; another issuer's HS tokens have no key here.
+        if (!keys.hmac) return errc::token_unknown_key;
         return hmac_matches(alg, input, signature) ? boost::system::error_code{}
                                                    : errc::token_bad_signature;
+    }
 
     std::array<const public_key*, max_keys_tried> candidates{};
     std::size_t count = 0;
@@ -291,14 +389,14 @@ boost::system::error_code jwt_verifier::impl::check_signature(const jws_algorith
     };
     const std::size_t index = jws_algorithm_index(alg);
     if (kid) {
-        for (const public_key* key : jwks_by_alg[index])
+        for (const public_key* key : keys.jwks_by_alg[index])
             if (key->kid == std::string_view(*kid)) add(key);
         // PEM keys carry no kid, so a kid cannot rule them out; they are the fallback.
         if (count == 0)
-            for (const public_key* key : pem_by_alg[index]) add(key);
+            for (const public_key* key : keys.pem_by_alg[index]) add(key);
     } else {
-        for (const public_key* key : pem_by_alg[index]) add(key);
-        for (const public_key* key : jwks_by_alg[index]) add(key);
+        for (const public_key* key : keys.pem_by_alg[index]) add(key);
+        for (const public_key* key : keys.jwks_by_alg[index]) add(key);
     }
     if (count == 0) return errc::token_unknown_key;
     for (std::size_t i = 0; i < count; ++i)
@@ -328,11 +426,7 @@ result<verified_token> jwt_verifier::impl::check_claims(const json::object& clai
         }
     }
 
-    if (issuer) {
-        const json::value* iss = claims.if_contains("iss");
-        if (!iss || !iss->is_string() || iss->get_string() != *issuer)
-            return errc::token_bad_issuer;
-    }
+    // `iss` was checked when the key set was chosen (select_key_set).
     if (!audience.empty()) {
         auto accepted = [&](const json::value& a) {
             for (const std::string& want : audience)
@@ -366,15 +460,16 @@ jwt_verifier::jwt_verifier(const jwt_options& options) {
     auto m = std::make_unique<impl>();
     check_scalar_options(options);
     m->allowed = parse_algorithms(options.algorithms);
+    const std::string secret = read_secret(options);
+    m->has_secret = !secret.empty();
+    check_issuers(options, m->has_secret);
     loaded_keys keys = load_keys(options);
-    const bool has_secret = !options.secret.empty();
-    resolve_algorithms(m->allowed, !options.algorithms.empty(), has_secret, keys, options);
+    resolve_algorithms(m->allowed, !options.algorithms.empty(), m->has_secret, keys);
 
     for (const jws_algorithm& alg : jws_algorithms)
         if (m->allowed[jws_algorithm_index(alg)]) m->algorithm_names.emplace_back(alg.name);
-    if (has_secret) m->key_hmac(options.secret);
-    m->index_keys(std::move(keys));
-    m->issuer = options.issuer;
+    if (m->has_secret) m->key_hmac(secret);
+    m->build_key_sets(std::move(keys), options.issuer);
     m->audience = options.audience;
     m->leeway_seconds = static_cast<double>(options.leeway.count());
     m->user_claim = options.user_claim;
@@ -388,6 +483,14 @@ jwt_verifier& jwt_verifier::operator=(jwt_verifier&&) noexcept = default;
 const std::vector<std::string>& jwt_verifier::algorithms() const noexcept {
     return impl_->algorithm_names;
 }
+
+const std::vector<std::string>& jwt_verifier::issuers() const noexcept {
+    return impl_->issuer_names;
+}
+
+std::size_t jwt_verifier::public_key_count() const noexcept { return impl_->public_keys; }
+
+bool jwt_verifier::has_secret() const noexcept { return impl_->has_secret; }
 
 result<verified_token> jwt_verifier::verify(std::string_view token,
                                             system_clock::time_point now) const {
@@ -419,18 +522,24 @@ result<verified_token> jwt_verifier::verify(std::string_view token,
     const json::value* kid_value = header->if_contains("kid");
     if (kid_value && !kid_value->is_string()) return errc::token_malformed;
 
-    auto signature = base64url_decode(token.substr(dot2 + 1));
-    if (!signature) return errc::token_malformed;
-    // The signing input is the ASCII text "header.payload" exactly as received.
-    if (auto ec = impl_->check_signature(*alg, kid_value ? &kid_value->get_string() : nullptr,
-                                         token.substr(0, dot2), *signature))
-        return ec;
-
-    // Only now, with the signature good, is the payload looked at.
+    // The payload is parsed before the signature is checked because its `iss` picks the key
+    // set: the keys of the issuer a token claims are the only ones that may verify it. Only
+    // `iss` is read here; every other claim waits for a good signature. The input is as
+    // bounded as the header's (max_token_bytes, max_json_depth, the same arena).
     auto payload_text = base64url_decode(token.substr(dot1 + 1, dot2 - dot1 - 1));
     if (!payload_text) return errc::token_malformed;
     auto claims = parse_object(*payload_text, &memory);
     if (!claims) return errc::token_malformed;
+    const key_set* keys = impl_->select_key_set(*claims);
+    if (!keys) return errc::token_bad_issuer;
+
+    auto signature = base64url_decode(token.substr(dot2 + 1));
+    if (!signature) return errc::token_malformed;
+    // The signing input is the ASCII text "header.payload" exactly as received.
+    if (auto ec =
+            impl_->check_signature(*keys, *alg, kid_value ? &kid_value->get_string() : nullptr,
+                                   token.substr(0, dot2), *signature))
+        return ec;
     return impl_->check_claims(*claims, now);
 }
 

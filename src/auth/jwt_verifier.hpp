@@ -1,6 +1,6 @@
 // Verification of compact JWS tokens (RFC 7515, claims per RFC 7519) for the WebSocket upgrade.
-// Built once at startup from jwt_options (throws on a bad config); verify() is const, never
-// throws, allocates little, and may run on every shard thread at once.
+// Built from jwt_options at startup and on every key reload (throws on a bad config); verify()
+// is const, never throws, allocates little, and may run on every shard thread at once.
 #pragma once
 
 #include <chrono>
@@ -32,10 +32,18 @@ struct verified_token {
     friend bool operator==(const verified_token&, const verified_token&) = default;
 };
 
-/// Verifies compact JWS tokens against keys loaded once at construction. Immutable after
-/// construction; verify() is const and safe to call from many threads at once.
+/// Verifies compact JWS tokens against keys loaded at construction. Immutable after
+/// construction; verify() is const and safe to call from many threads at once. To pick up
+/// rotated keys, build a new one (verifier_store does).
 ///
-/// Key selection: the token's `alg` must be in algorithms(); only keys whose type fits it
+/// Issuer: with no issuer configured there is one key set and `iss` is not looked at. With
+/// issuers (jwt_options::issuer, issuer_jwks_files) each has its own key set, and the token's
+/// `iss` (read from the payload before the signature check) selects it by exact bytes; an
+/// absent, non-string or unknown `iss` is token_bad_issuer. A key of one issuer therefore
+/// never verifies a token claiming another, even when kids collide.
+///
+/// Key selection within the set: the token's `alg` must be in algorithms(); only keys whose
+/// type fits it
 /// (RSA: RS*/PS*; P-256: ES256; P-384: ES384; Ed25519: EdDSA; HS*: the secret only) and
 /// whose JWKS `alg`, if any, equals it are candidates. A token `kid` selects the JWKS keys
 /// with that kid; if none has it, PEM keys (which have no kid) are tried, and with no PEM
@@ -43,14 +51,15 @@ struct verified_token {
 /// files first, then JWKS order, at most max_keys_tried of them.
 ///
 /// Checks, in order: length and shape; header JSON; `alg`; forbidden headers (`jwk`, `jku`,
-/// `x5u`, `x5c`, `crit`); `kid` type; signature; payload JSON; claim types (`exp`, `nbf`
-/// numbers, `aud` string or array of strings); `iss`; `aud`; user claim; `exp`; `nbf`.
+/// `x5u`, `x5c`, `crit`); `kid` type; payload JSON; `iss` (key set); signature; claim types
+/// (`exp`, `nbf` numbers, `aud` string or array of strings); `aud`; user claim; `exp`; `nbf`.
 /// Identity comes before time so a token from the wrong issuer is never reported as merely
 /// expired (which would tell the client to refresh it).
 class jwt_verifier {
 public:
-    /// Loads keys and checks the options. Throws std::invalid_argument whose what() names
-    /// the bad setting as a flag, e.g. "--jwt-public-key-file: /x.pem: not a PEM public key".
+    /// Loads keys (and the secret file, if named) and checks the options. Throws
+    /// std::invalid_argument whose what() names the bad setting as a flag and the file, e.g.
+    /// "--jwt-public-key-file: /x.pem: not a PEM public key"; never key material.
     /// A secret is used as raw bytes; its length is not checked here (the gateway warns).
     explicit jwt_verifier(const jwt_options& options);
     ~jwt_verifier();
@@ -67,6 +76,12 @@ public:
 
     /// The algorithms in force after defaults were applied (for the startup log).
     const std::vector<std::string>& algorithms() const noexcept;
+    /// Issuers with a key set, sorted; empty when one key set serves any issuer.
+    const std::vector<std::string>& issuers() const noexcept;
+    /// Public keys loaded from PEM and JWKS files, over all issuers.
+    std::size_t public_key_count() const noexcept;
+    /// Whether a shared secret (HS algorithms) is configured.
+    bool has_secret() const noexcept;
 
 private:
     struct impl;

@@ -2,14 +2,20 @@
 // Durations and sizes are read as text and parsed here so messages stay ours.
 #include "config/config.hpp"
 
+#include <openssl/ssl.h>
+#include <sys/resource.h>
+
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <boost/asio/ip/address.hpp>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
 
+#include "server/origin.hpp"
 #include "util/units.hpp"
 
 namespace wsgate {
@@ -62,6 +68,53 @@ std::string read_secret_file(const std::string& path) {
     return s;
 }
 
+// "auto": the open-files limit less a reserve for Redis links, handshakes and logs.
+std::uint64_t connections_flag(const std::string& text) {
+    if (text == "auto") {
+        rlimit rl{};
+        if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 0;
+        return rl.rlim_cur > 256 ? rl.rlim_cur - 128 : std::max<rlim_t>(1, rl.rlim_cur / 2);
+    }
+    std::size_t used = 0;
+    unsigned long long n = 0;
+    try {
+        n = std::stoull(text, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used != text.size() || text.empty() || text.front() == '-')
+        throw bad_setting("--max-connections", "'" + text + "' is not a number or auto");
+    return n;
+}
+
+std::uint32_t count_flag(const std::string& flag, const std::string& text,
+                         std::uint32_t max = 1'000'000) {
+    std::size_t used = 0;
+    unsigned long n = 0;
+    try {
+        n = std::stoul(text, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used != text.size() || text.empty() || text.front() == '-' || n > max)
+        throw bad_setting(flag, "'" + text + "' is not a number between 0 and " +
+                                    std::to_string(max));
+    return static_cast<std::uint32_t>(n);
+}
+
+double rate_flag(const std::string& flag, const std::string& text) {
+    std::size_t used = 0;
+    double r = -1;
+    try {
+        r = std::stod(text, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used != text.size() || !(r >= 0) || r > 1e6)
+        throw bad_setting(flag, "'" + text + "' is not a rate between 0 and 1000000 per second");
+    return r;
+}
+
 void split_host_port(const std::string& text, config& cfg) {
     auto colon = text.rfind(':');
     if (colon == std::string::npos || colon + 1 == text.size())
@@ -86,6 +139,59 @@ void split_host_port(const std::string& text, config& cfg) {
     cfg.listen_port = static_cast<std::uint16_t>(port);
 }
 
+// --- Redis TLS (--redis-tls-*) ---------------------------------------------------------
+struct redis_tls_flags {
+    std::string ca_file, cert_file, key_file, server_name;
+};
+
+void check_readable(const std::string& flag, const std::string& path) {
+    if (!std::ifstream(path, std::ios::binary)) throw bad_setting(flag, path + ": cannot be read");
+}
+
+// Loads the files once with OpenSSL, as the subscriber will, so a bad file stops the start
+// with the flag's name instead of failing every connection later.
+redis::tls_options check_redis_tls(const redis_tls_flags& f, bool rediss) {
+    const std::pair<const char*, const std::string*> given[] = {
+        {"--redis-tls-ca-file", &f.ca_file},
+        {"--redis-tls-cert-file", &f.cert_file},
+        {"--redis-tls-key-file", &f.key_file},
+        {"--redis-tls-server-name", &f.server_name}};
+    for (const auto& [flag, value] : given)
+        if (!value->empty() && !rediss) throw bad_setting(flag, "needs a rediss:// --redis-url");
+    if (!rediss) return {};
+    if (!f.cert_file.empty() && f.key_file.empty())
+        throw bad_setting("--redis-tls-cert-file", "needs --redis-tls-key-file");
+    if (f.cert_file.empty() && !f.key_file.empty())
+        throw bad_setting("--redis-tls-key-file", "needs --redis-tls-cert-file");
+    if (std::ranges::any_of(f.server_name, [](unsigned char c) { return c <= ' ' || c == 0x7f; }))
+        throw bad_setting("--redis-tls-server-name", "'" + f.server_name + "' is not a host name");
+
+    std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
+                                                          &SSL_CTX_free);
+    if (!ctx) throw std::runtime_error("OpenSSL: cannot create an SSL context");
+    if (!f.ca_file.empty()) {
+        check_readable("--redis-tls-ca-file", f.ca_file);
+        if (SSL_CTX_load_verify_locations(ctx.get(), f.ca_file.c_str(), nullptr) != 1)
+            throw bad_setting("--redis-tls-ca-file", f.ca_file + ": no PEM certificate in it");
+    }
+    if (!f.cert_file.empty()) {
+        check_readable("--redis-tls-cert-file", f.cert_file);
+        check_readable("--redis-tls-key-file", f.key_file);
+        if (SSL_CTX_use_certificate_chain_file(ctx.get(), f.cert_file.c_str()) != 1)
+            throw bad_setting("--redis-tls-cert-file", f.cert_file + ": not a PEM certificate");
+        if (SSL_CTX_use_PrivateKey_file(ctx.get(), f.key_file.c_str(), SSL_FILETYPE_PEM) != 1)
+            throw bad_setting("--redis-tls-key-file",
+                              f.key_file + ": not a PEM private key, or not the certificate's");
+        if (SSL_CTX_check_private_key(ctx.get()) != 1)
+            throw bad_setting("--redis-tls-key-file", "does not match --redis-tls-cert-file");
+    }
+    return redis::tls_options{.ca_file = f.ca_file,
+                              .cert_file = f.cert_file,
+                              .key_file = f.key_file,
+                              .server_name = f.server_name};
+}
+// --- end of Redis TLS ------------------------------------------------------------------
+
 }  // namespace
 
 parse_outcome parse_command_line(int argc, const char* const* argv) {
@@ -105,7 +211,9 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     std::string jwt_secret, jwt_secret_file, jwt_jwks_file, jwt_algorithms, jwt_issuer,
         jwt_audience;
     std::vector<std::string> jwt_public_key_files;
+    std::vector<std::string> jwt_issuer_jwks;
     std::string jwt_leeway = "30s";
+    std::string jwt_reload_interval = format_duration(cfg.jwt_reload_interval);
     std::string threads = "0";
     std::string max_queue_bytes = format_bytes(cfg.max_queue_bytes);
     std::uint32_t max_queue_messages = cfg.max_queue_messages;
@@ -118,6 +226,13 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     std::string redis_ping = format_duration(cfg.redis_ping_interval);
     std::string redis_backoff = format_duration(cfg.redis_backoff_max);
     std::string shutdown_timeout = format_duration(cfg.shutdown_timeout);
+    std::string max_connections = "auto";
+    std::string max_connections_per_user = std::to_string(cfg.max_connections_per_user);
+    std::string max_handshakes = std::to_string(cfg.max_handshakes);
+    std::string ip_connect_rate = "0";
+    std::string ip_connect_burst = "0";
+    std::string allowed_origins;
+    std::string close_on_token_expiry = "true";
     std::string invalid_utf8 = "drop";
     std::string log_format = "text";
     std::string log_level = "info";
@@ -129,7 +244,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     };
     opt("--listen", listen, "HOST:PORT to accept WebSocket and HTTP connections on")
         ->capture_default_str();
-    opt("--redis-url", redis_url, "redis://[user:password@]host:port[/db]")->capture_default_str();
+    opt("--redis-url", redis_url, "redis[s]://[user:password@]host:port[/db]")
+        ->capture_default_str();
     opt("--jwt-secret", jwt_secret, "shared secret for HS256/384/512 tokens");
     opt("--jwt-secret-file", jwt_secret_file,
         "file holding the shared secret (trailing newline dropped)");
@@ -137,13 +253,21 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         "PEM public key (RSA, EC P-256/P-384, Ed25519); repeatable")
         ->delimiter(',');
     opt("--jwt-jwks-file", jwt_jwks_file, "JWKS file with the public keys, selected by kid");
+    opt("--jwt-issuer-jwks", jwt_issuer_jwks,
+        "ISSUER=PATH: a JWKS file whose keys verify only tokens with that iss; repeatable")
+        ->delimiter(',');
     opt("--jwt-algorithms", jwt_algorithms,
         "comma-separated accepted algorithms (default: HS256,HS384,HS512 with a secret, else "
         "all the keys support)");
-    opt("--jwt-issuer", jwt_issuer, "required iss claim");
+    opt("--jwt-issuer", jwt_issuer,
+        "required iss claim; the issuer the secret, --jwt-public-key-file and --jwt-jwks-file "
+        "keys belong to");
     opt("--jwt-audience", jwt_audience, "comma-separated accepted aud values");
     opt("--jwt-leeway", jwt_leeway, "clock skew allowed on exp and nbf")->capture_default_str();
     opt("--jwt-user-claim", cfg.jwt.user_claim, "claim holding the user id")->capture_default_str();
+    opt("--jwt-reload-interval", jwt_reload_interval,
+        "check key files for changes this often and reload them (0 = only on SIGHUP)")
+        ->capture_default_str();
     opt("--threads", threads, "shards (event-loop threads); 0 = one per core")
         ->capture_default_str();
     opt("--max-queue-bytes", max_queue_bytes,
@@ -164,11 +288,44 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         ->capture_default_str();
     opt("--redis-timeout", redis_timeout, "Redis connect and reply deadline")
         ->capture_default_str();
-    opt("--redis-ping-interval", redis_ping, "ping Redis after this much silence")
+    opt("--redis-ping-interval", redis_ping, "probe the Redis link with PING this often")
         ->capture_default_str();
     opt("--redis-backoff-max", redis_backoff, "cap on the jittered reconnect delay")
         ->capture_default_str();
+    // --- Redis TLS: rediss:// only; the server certificate is always verified ---
+    redis_tls_flags redis_tls;
+    opt("--redis-tls-ca-file", redis_tls.ca_file,
+        "PEM CA bundle for the Redis server certificate (default: system store)");
+    opt("--redis-tls-cert-file", redis_tls.cert_file,
+        "PEM client certificate for Redis (with --redis-tls-key-file)");
+    opt("--redis-tls-key-file", redis_tls.key_file, "PEM private key of the client certificate");
+    opt("--redis-tls-server-name", redis_tls.server_name,
+        "name to verify in the Redis certificate and send as SNI (default: the URL host)");
+    // --- end of Redis TLS ---
     opt("--shutdown-timeout", shutdown_timeout, "time given to close handshakes on SIGTERM")
+        ->capture_default_str();
+    opt("--max-connections", max_connections,
+        "WebSockets held by this process, 503 beyond (auto = open-files limit - 128; 0 = no "
+        "limit)")
+        ->capture_default_str();
+    opt("--max-connections-per-user", max_connections_per_user,
+        "WebSockets of one user, closed with 4029 beyond (0 = no limit)")
+        ->capture_default_str();
+    opt("--max-handshakes", max_handshakes,
+        "connections accepted but not yet upgraded; closed at once beyond (0 = no limit)")
+        ->capture_default_str();
+    opt("--ip-connect-rate", ip_connect_rate,
+        "new connections per second per client address (IPv6 /64), 429 beyond (0 = off)")
+        ->capture_default_str();
+    opt("--ip-connect-burst", ip_connect_burst,
+        "connections an address may open at once before --ip-connect-rate applies (0 = one "
+        "second's worth)")
+        ->capture_default_str();
+    opt("--allowed-origins", allowed_origins,
+        "comma-separated Origin values allowed to connect: https://app.example.com, "
+        "https://*.example.com or * (empty = any)");
+    opt("--close-on-token-expiry", close_on_token_expiry,
+        "close with 1008 when the token's exp + leeway passes: true or false")
         ->capture_default_str();
     opt("--invalid-utf8", invalid_utf8, "payloads that are not UTF-8: drop (counted) or binary")
         ->capture_default_str();
@@ -188,14 +345,22 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         auto endpoint = redis::parse_redis_url(redis_url);
         if (!endpoint)
             throw bad_setting("--redis-url", "not redis://[user:password@]host:port[/db]");
-        if (endpoint->tls) throw bad_setting("--redis-url", "rediss:// (TLS) is not supported yet");
         cfg.redis = *endpoint;
+        cfg.redis_tls = check_redis_tls(redis_tls, endpoint->tls);
 
         if (!jwt_secret.empty() && !jwt_secret_file.empty())
             throw bad_setting("--jwt-secret-file", "give either --jwt-secret or --jwt-secret-file");
         cfg.jwt.secret = jwt_secret_file.empty() ? jwt_secret : read_secret_file(jwt_secret_file);
+        cfg.jwt.secret_file = jwt_secret_file;  // re-read on every key reload
         cfg.jwt.public_key_files = jwt_public_key_files;
         cfg.jwt.jwks_file = jwt_jwks_file;
+        for (const std::string& item : jwt_issuer_jwks) {
+            // Split at the first '=': OpenID issuers are URLs without query strings.
+            const auto eq = item.find('=');
+            if (eq == std::string::npos || eq == 0 || eq + 1 == item.size())
+                throw bad_setting("--jwt-issuer-jwks", "'" + item + "' is not ISSUER=PATH");
+            cfg.jwt.issuer_jwks_files.push_back({item.substr(0, eq), item.substr(eq + 1)});
+        }
         cfg.jwt.algorithms = split_list(jwt_algorithms);
         if (!jwt_issuer.empty()) cfg.jwt.issuer = jwt_issuer;
         cfg.jwt.audience = split_list(jwt_audience);
@@ -203,17 +368,10 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         if (leeway > std::chrono::hours(24))
             throw bad_setting("--jwt-leeway", "must be at most 24h");
         cfg.jwt.leeway = std::chrono::duration_cast<std::chrono::seconds>(leeway);
+        cfg.jwt_reload_interval = duration_flag("--jwt-reload-interval", jwt_reload_interval, true);
         if (cfg.jwt.user_claim.empty()) throw bad_setting("--jwt-user-claim", "must not be empty");
 
-        std::size_t used = 0;
-        unsigned long n = 0;
-        try {
-            n = std::stoul(threads, &used);
-        } catch (const std::exception&) {
-            used = 0;
-        }
-        if (used != threads.size() || n > 1024)
-            throw bad_setting("--threads", "'" + threads + "' is not a number between 0 and 1024");
+        auto n = count_flag("--threads", threads, 1024);
         cfg.threads =
             n ? static_cast<unsigned>(n) : std::max(1u, std::thread::hardware_concurrency());
 
@@ -231,6 +389,26 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         cfg.redis_ping_interval = duration_flag("--redis-ping-interval", redis_ping, false);
         cfg.redis_backoff_max = duration_flag("--redis-backoff-max", redis_backoff, false);
         cfg.shutdown_timeout = duration_flag("--shutdown-timeout", shutdown_timeout, false);
+
+        cfg.max_connections = connections_flag(max_connections);
+        cfg.max_connections_per_user =
+            count_flag("--max-connections-per-user", max_connections_per_user);
+        cfg.max_handshakes = count_flag("--max-handshakes", max_handshakes);
+        cfg.ip_connect_rate = rate_flag("--ip-connect-rate", ip_connect_rate);
+        cfg.ip_connect_burst = count_flag("--ip-connect-burst", ip_connect_burst);
+        cfg.allowed_origins = split_list(allowed_origins);
+        try {
+            origin_policy check(cfg.allowed_origins);
+        } catch (const std::invalid_argument& e) {
+            throw bad_setting("--allowed-origins", e.what());
+        }
+        if (close_on_token_expiry == "true")
+            cfg.close_on_token_expiry = true;
+        else if (close_on_token_expiry == "false")
+            cfg.close_on_token_expiry = false;
+        else
+            throw bad_setting("--close-on-token-expiry",
+                              "'" + close_on_token_expiry + "' is not true or false");
 
         if (invalid_utf8 == "drop")
             cfg.invalid_utf8 = invalid_utf8_policy::drop;

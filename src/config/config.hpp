@@ -9,6 +9,7 @@
 
 #include "auth/jwt_options.hpp"
 #include "redis/redis_url.hpp"
+#include "redis/tls_options.hpp"
 #include "util/log.hpp"
 
 namespace wsgate {
@@ -29,6 +30,11 @@ struct config {
     redis::redis_endpoint redis;
 
     auth::jwt_options jwt;
+    /// How often the key files (secret file, PEM, JWKS) are checked for replacement; a
+    /// changed file makes the gateway reload every key, keeping the old keys if the new ones
+    /// do not load. SIGHUP reloads at any time. 10 s keeps a rotation's delay well under
+    /// any sane token lifetime at the cost of a few stat(2) calls. 0 disables the check.
+    std::chrono::milliseconds jwt_reload_interval{10'000};
 
     /// Shards (threads, each with its own listener, hub and Redis connection). 0 = cores.
     unsigned threads = 0;
@@ -59,14 +65,42 @@ struct config {
     /// before the connection is closed with 1013 "try again later".
     std::chrono::milliseconds subscribe_timeout{5'000};
 
-    /// Redis link timing: connect and answer deadline, idle time before a liveness PING,
-    /// and the cap on the jittered reconnect backoff.
+    /// Redis link timing: connect and answer deadline (also for the liveness PING), the
+    /// interval between liveness PINGs (sent under traffic too), and the cap on the jittered
+    /// reconnect backoff. A wedged link is noticed within ping interval + timeout.
     std::chrono::milliseconds redis_timeout{5'000};
     std::chrono::milliseconds redis_ping_interval{10'000};
     std::chrono::milliseconds redis_backoff_max{5'000};
 
+    /// rediss:// only (--redis-tls-*): the CA bundle that must sign the server's certificate
+    /// (default: the system store), an optional client certificate and key, and the name to
+    /// verify and send as SNI (default: the URL's host). Verification cannot be turned off:
+    /// a gateway that trusts any server would hand its subscriptions to whoever answers.
+    redis::tls_options redis_tls;
+
     /// On SIGTERM/SIGINT sessions get 1001 and this long to finish their close handshakes.
     std::chrono::milliseconds shutdown_timeout{5'000};
+
+    /// Admission limits, checked before the work they protect; 0 = unlimited for each.
+    /// WebSockets held by this process: over it an upgrade gets 503 before its token is
+    /// read. The default (from --max-connections auto) leaves 128 file descriptors of the
+    /// process's RLIMIT_NOFILE for Redis, handshakes and logs.
+    std::uint64_t max_connections = 0;
+    /// WebSockets of one user id across the process; more are closed with 4029.
+    std::uint32_t max_connections_per_user = 100;
+    /// Accepted sockets not yet upgraded (slowloris, connect floods); over it a new socket
+    /// is closed at once.
+    std::uint32_t max_handshakes = 1024;
+    /// New connections per second from one address (IPv6: per /64), with a burst; over it
+    /// the request gets 429. Off by default: behind a load balancer every client shares
+    /// the balancer's address.
+    double ip_connect_rate = 0;
+    std::uint32_t ip_connect_burst = 0;
+    /// Origin header values allowed to upgrade (exact origins, https://*.domain, or *);
+    /// empty allows all. Requests without Origin (non-browser clients) always pass.
+    std::vector<std::string> allowed_origins;
+    /// Close a connection with 1008 "token expired" once its token's exp + leeway passes.
+    bool close_on_token_expiry = true;
 
     invalid_utf8_policy invalid_utf8 = invalid_utf8_policy::drop;
 

@@ -5,6 +5,8 @@
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
+#include <limits>
 #include <span>
 #include <sstream>
 
@@ -15,10 +17,12 @@ namespace wsgate {
 namespace {
 
 constexpr const char* drop_labels[] = {"slow_consumer", "invalid_utf8", "closing"};
-constexpr const char* reject_labels[] = {"not_found",   "upgrade_required", "method_not_allowed",
-                                         "bad_request", "header_too_large", "timeout"};
-constexpr const char* close_labels[] = {"slow_consumer", "shutdown", "subscribe_timeout",
-                                        "client_protocol", "ping_timeout"};
+constexpr const char* reject_labels[] = {
+    "not_found", "upgrade_required", "method_not_allowed", "bad_request",  "header_too_large",
+    "timeout",   "over_capacity",    "handshake_limit",    "rate_limited", "origin"};
+constexpr const char* close_labels[] = {"slow_consumer",   "shutdown",     "subscribe_timeout",
+                                        "client_protocol", "ping_timeout", "token_expired",
+                                        "user_limit"};
 static_assert(std::size(drop_labels) == static_cast<std::size_t>(drop_reason::count_));
 static_assert(std::size(reject_labels) == static_cast<std::size_t>(http_reject::count_));
 static_assert(std::size(close_labels) == static_cast<std::size_t>(close_cause::count_));
@@ -58,6 +62,108 @@ void shard_metrics::count_auth_failure(boost::system::error_code ec) noexcept {
     if (i >= auth_failures_total.size()) i = 0;
     inc(auth_failures_total[i]);
 }
+
+// --- Redis link liveness -------------------------------------------------------------------
+void shard_metrics::observe_probe_rtt(std::chrono::nanoseconds rtt) noexcept {
+    const auto ns = std::max<std::int64_t>(rtt.count(), 0);
+    redis_probe_rtt_ns.store(ns, std::memory_order_relaxed);
+    const double seconds = static_cast<double>(ns) / 1e9;
+    std::size_t i = 0;
+    while (i < probe_rtt_bounds.size() && seconds > probe_rtt_bounds[i]) ++i;
+    inc(redis_probe_rtt_buckets[i]);
+    inc(redis_probe_rtt_sum_ns, static_cast<std::uint64_t>(ns));
+}
+
+namespace {
+
+// Families of the liveness block: frame age and last probe round trip per shard, the
+// probe round-trip histogram and the probe timeouts summed over shards.
+void render_redis_liveness(const std::vector<std::unique_ptr<shard_metrics>>& shards,
+                           std::vector<family>& out) {
+    using prometheus::MetricType;
+    const auto now = shard_metrics::steady_now_ns();
+    family age{"wsgate_redis_last_frame_age_seconds",
+               "Seconds since the shard last read anything from its Redis connection.",
+               MetricType::Gauge,
+               {}};
+    family rtt{"wsgate_redis_probe_rtt_seconds",
+               "Round trip of the shard's last answered liveness PING on its subscribed "
+               "connection: the queueing delay of the Pub/Sub path.",
+               MetricType::Gauge,
+               {}};
+    family hist{"wsgate_redis_probe_round_trip_seconds",
+                "Round trips of answered liveness PINGs, all shards.",
+                MetricType::Histogram,
+                {}};
+    prometheus::ClientMetric h;
+    std::vector<std::uint64_t> buckets(shard_metrics::probe_rtt_bounds.size() + 1, 0);
+    double sum_ns = 0;
+    double timeouts = 0;
+    for (std::size_t i = 0; i < shards.size(); ++i) {
+        const auto& s = *shards[i];
+        const auto label = std::to_string(i);
+        prometheus::ClientMetric a;
+        a.label.push_back({"shard", label});
+        const auto last = s.redis_last_frame_ns.load(std::memory_order_relaxed);
+        a.gauge.value = static_cast<double>(std::max<std::int64_t>(now - last, 0)) / 1e9;
+        age.metric.push_back(std::move(a));
+        // A shard without an answered probe has no round trip to show (not a fake 0).
+        if (const auto r = s.redis_probe_rtt_ns.load(std::memory_order_relaxed); r >= 0) {
+            prometheus::ClientMetric m;
+            m.label.push_back({"shard", label});
+            m.gauge.value = static_cast<double>(r) / 1e9;
+            rtt.metric.push_back(std::move(m));
+        }
+        for (std::size_t b = 0; b < buckets.size(); ++b)
+            buckets[b] += s.redis_probe_rtt_buckets[b].load(std::memory_order_relaxed);
+        sum_ns += static_cast<double>(s.redis_probe_rtt_sum_ns.load(std::memory_order_relaxed));
+        timeouts +=
+            static_cast<double>(s.redis_probe_timeouts_total.load(std::memory_order_relaxed));
+    }
+    std::uint64_t cumulative = 0;
+    for (std::size_t b = 0; b < buckets.size(); ++b) {
+        cumulative += buckets[b];
+        h.histogram.bucket.push_back({cumulative, b < shard_metrics::probe_rtt_bounds.size()
+                                                      ? shard_metrics::probe_rtt_bounds[b]
+                                                      : std::numeric_limits<double>::infinity()});
+    }
+    h.histogram.sample_count = cumulative;
+    h.histogram.sample_sum = sum_ns / 1e9;
+    hist.metric.push_back(std::move(h));
+    out.push_back(std::move(age));
+    out.push_back(std::move(rtt));
+    out.push_back(std::move(hist));
+    out.push_back(scalar("wsgate_redis_probe_timeouts_total",
+                         "Liveness PINGs not answered within --redis-timeout; each rebuilds the "
+                         "link.",
+                         MetricType::Counter, timeouts));
+}
+
+}  // namespace
+// --- end of Redis link liveness -------------------------------------------------------------
+
+// --- JWT key reloads (process-wide) ---------------------------------------------------------
+namespace {
+
+void render_jwt_reloads(const process_metrics& p, std::vector<family>& out) {
+    family reloads{"wsgate_jwt_reloads_total",
+                   "JWT key reloads (SIGHUP or a changed key file), by result; on error the "
+                   "previous keys stay in force.",
+                   prometheus::MetricType::Counter,
+                   {}};
+    add_labelled(reloads, "result", "ok",
+                 static_cast<double>(p.jwt_reloads_ok_total.load(std::memory_order_relaxed)));
+    add_labelled(reloads, "result", "error",
+                 static_cast<double>(p.jwt_reloads_error_total.load(std::memory_order_relaxed)));
+    out.push_back(std::move(reloads));
+    out.push_back(scalar("wsgate_jwt_keys_loaded",
+                         "JWT verification keys in force: public keys plus the shared secret.",
+                         prometheus::MetricType::Gauge,
+                         static_cast<double>(p.jwt_keys_loaded.load(std::memory_order_relaxed))));
+}
+
+}  // namespace
+// --- end of JWT key reloads -------------------------------------------------------------------
 
 metrics_registry::metrics_registry(std::size_t shards) {
     for (std::size_t i = 0; i < shards; ++i) shards_.push_back(std::make_unique<shard_metrics>());
@@ -144,8 +250,10 @@ std::string metrics_registry::render() const {
     gauge(
         "wsgate_redis_channels", "Channels subscribed, summed over shard connections.",
         [](auto& s) -> auto& { return s.redis_channels; });
+    render_redis_liveness(shards_, out);
     out.push_back(scalar("wsgate_shards", "Event-loop shards (threads).", MetricType::Gauge,
                          static_cast<double>(shards_.size())));
+    render_jwt_reloads(process_, out);
 
     std::ostringstream text;
     prometheus::TextSerializer{}.Serialize(text, out);

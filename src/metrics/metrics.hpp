@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <boost/system/error_code.hpp>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -23,6 +24,10 @@ enum class http_reject : std::uint8_t {
     bad_request,
     header_too_large,
     timeout,
+    over_capacity,    // 503: --max-connections reached
+    handshake_limit,  // socket closed unanswered: --max-handshakes reached
+    rate_limited,     // 429: --ip-connect-rate exceeded
+    origin,           // 403: Origin not in --allowed-origins
     count_
 };
 /// Why the gateway closed a WebSocket (auth failures are counted separately, by reason).
@@ -32,6 +37,8 @@ enum class close_cause : std::uint8_t {
     subscribe_timeout,
     client_protocol,
     ping_timeout,
+    token_expired,  // 1008 at exp + leeway
+    user_limit,     // 4029: --max-connections-per-user reached
     count_
 };
 
@@ -63,6 +70,33 @@ struct shard_metrics {
     counter redis_resubscribed_total{0};  // channels sent again after a reconnect
     gauge redis_channels{0};              // channels subscribed on this shard's connection
 
+    // --- Redis link liveness (written by the subscriber) -----------------------------------
+    // Rendered per shard (label `shard`) where a sum would hide the one stuck link.
+
+    /// Upper bounds (seconds) of the probe round-trip histogram; +Inf is implicit.
+    static constexpr std::array<double, 12> probe_rtt_bounds{
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5};
+    static std::int64_t steady_now_ns() noexcept {
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(
+                   std::chrono::steady_clock::now().time_since_epoch())
+            .count();
+    }
+    /// steady_clock time (ns since its epoch) of the last bytes read from Redis; starts at
+    /// creation, so a link that never came up shows its age since start.
+    gauge redis_last_frame_ns{steady_now_ns()};
+    /// Round trip of the last answered liveness PING, ns; -1 before the first answer.
+    gauge redis_probe_rtt_ns{-1};
+    /// Per-bucket (not cumulative) counts; the last slot is +Inf.
+    std::array<counter, probe_rtt_bounds.size() + 1> redis_probe_rtt_buckets{};
+    counter redis_probe_rtt_sum_ns{0};
+    counter redis_probe_timeouts_total{0};  // probes unanswered within the deadline
+
+    void note_redis_frame() noexcept {
+        redis_last_frame_ns.store(steady_now_ns(), std::memory_order_relaxed);
+    }
+    void observe_probe_rtt(std::chrono::nanoseconds rtt) noexcept;
+    // --- end of Redis link liveness ---------------------------------------------------------
+
     void count_drop(drop_reason r, std::uint64_t n = 1) noexcept {
         inc(messages_dropped_total[static_cast<std::size_t>(r)], n);
     }
@@ -73,6 +107,16 @@ struct shard_metrics {
     void count_close(close_cause c) noexcept { inc(closes_total[static_cast<std::size_t>(c)]); }
 };
 
+// --- JWT key reloads (process-wide) ---------------------------------------------------------
+/// Metrics of the gateway's control thread rather than of a shard: key reloads. Written by
+/// the control thread only (relaxed atomics), read by scrapes on any thread.
+struct process_metrics {
+    std::atomic<std::uint64_t> jwt_reloads_ok_total{0};     // new keys published
+    std::atomic<std::uint64_t> jwt_reloads_error_total{0};  // old keys kept: a file was bad
+    std::atomic<std::int64_t> jwt_keys_loaded{0};           // public keys + the secret, now
+};
+// --- end of JWT key reloads -------------------------------------------------------------------
+
 /// All shards' metrics; created before the shards start, read by scrapes on any thread.
 class metrics_registry {
 public:
@@ -81,12 +125,15 @@ public:
     shard_metrics& shard(std::size_t i) { return *shards_[i]; }
     const shard_metrics& shard(std::size_t i) const { return *shards_[i]; }
     std::size_t shard_count() const { return shards_.size(); }
+    /// Process-wide metrics (JWT key reloads); see process_metrics.
+    process_metrics& process() noexcept { return process_; }
 
     /// Prometheus text exposition (version 0.0.4) of the sum over shards. Any thread.
     std::string render() const;
 
 private:
     std::vector<std::unique_ptr<shard_metrics>> shards_;
+    process_metrics process_;
 };
 
 }  // namespace wsgate

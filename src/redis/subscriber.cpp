@@ -8,14 +8,24 @@
 // never reports a subscription that a later UNSUBSCRIBE is about to undo.
 #include "redis/subscriber.hpp"
 
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <optional>
+#include <tuple>
 #include <variant>
 #include <vector>
 
@@ -46,6 +56,23 @@ error_code first_error(const std::variant<T...>& v) {
         v);
 }
 
+// The client side of rediss://: TLS 1.2 or later, the server certificate always verified
+// (against ca_file, or the system store), a client certificate when given.
+asio::ssl::context make_tls_context(const tls_options& t) {
+    asio::ssl::context ctx(asio::ssl::context::tls_client);
+    SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+    ctx.set_verify_mode(asio::ssl::verify_peer);
+    if (t.ca_file.empty())
+        ctx.set_default_verify_paths();
+    else
+        ctx.load_verify_file(t.ca_file);
+    if (!t.cert_file.empty()) {
+        ctx.use_certificate_chain_file(t.cert_file);
+        ctx.use_private_key_file(t.key_file, asio::ssl::context::pem);
+    }
+    return ctx;
+}
+
 asio::awaitable<error_code> sleep_then_timeout(asio::steady_timer& t, std::chrono::milliseconds d) {
     t.expires_after(d);
     auto [ec] = co_await t.async_wait(use_tuple);
@@ -54,6 +81,11 @@ asio::awaitable<error_code> sleep_then_timeout(asio::steady_timer& t, std::chron
 }
 
 }  // namespace
+
+struct subscriber::tls_link {
+    asio::ssl::context context;
+    std::optional<asio::ssl::stream<asio::ip::tcp::socket&>> stream;  // this connection's
+};
 
 subscriber::subscriber(asio::any_io_executor ex, subscriber_options opts, subscriber_events& events,
                        shard_metrics& metrics)
@@ -64,7 +96,9 @@ subscriber::subscriber(asio::any_io_executor ex, subscriber_options opts, subscr
       socket_(ex),
       write_signal_(ex),
       backoff_timer_(ex),
-      rng_(std::random_device{}()) {}
+      rng_(std::random_device{}()) {
+    if (opts_.endpoint.tls) tls_.reset(new tls_link{make_tls_context(opts_.tls), std::nullopt});
+}
 
 subscriber::~subscriber() = default;
 
@@ -197,7 +231,7 @@ error_code subscriber::handle_reply(const redisReply& reply) {
     } else if (auto* u = std::get_if<unsubscribe_event>(&*ev)) {
         on_ack(u->channel, false);
     } else if (std::holds_alternative<pong_event>(*ev)) {
-        // Liveness only; last_rx_ was updated by the read.
+        on_pong();
     } else if (auto* e = std::get_if<error_event>(&*ev)) {
         log::warn("redis_error_reply", {{"error", e->text}});
         return make_error_code(errc::redis_error_reply);
@@ -205,6 +239,14 @@ error_code subscriber::handle_reply(const redisReply& reply) {
         return make_error_code(errc::redis_unexpected_reply);
     }
     return {};
+}
+
+void subscriber::on_pong() {
+    // Only the watchdog sends PING, one at a time, so this answers probe_sent_'s PING.
+    // last_rx_ is when the read that carried it completed.
+    if (!probe_outstanding_) return;
+    probe_outstanding_ = false;
+    metrics_.observe_probe_rtt(last_rx_ - probe_sent_);
 }
 
 void subscriber::set_ready(bool r) {
@@ -223,6 +265,8 @@ void subscriber::link_down() {
     set_ready(false);
     error_code ignored;
     socket_.close(ignored);
+    if (tls_) tls_->stream.reset();  // an SSL stream is single-use; each connection gets one
+    probe_outstanding_ = false;
     out_.clear();
     writing_.clear();
     dirty_.clear();
@@ -296,10 +340,17 @@ asio::awaitable<error_code> subscriber::connect_and_serve() {
     error_code opt_ec;
     socket_.set_option(asio::ip::tcp::no_delay(true), opt_ec);
     socket_.set_option(asio::socket_base::keep_alive(true), opt_ec);
+    if (tls_) {
+        if (auto ec = first_error(
+                co_await (tls_handshake() || sleep_then_timeout(deadline, opts_.timeout))))
+            co_return ec;
+        if (stopped_) co_return asio::error::operation_aborted;
+    }
 
     reader_ = std::make_unique<resp_reader>();
     last_rx_ = clock::now();
-    last_ping_ = last_rx_;
+    probe_sent_ = last_rx_;
+    probe_outstanding_ = false;
     if (auto ec =
             first_error(co_await (handshake() || sleep_then_timeout(deadline, opts_.timeout))))
         co_return ec;
@@ -329,6 +380,38 @@ asio::awaitable<error_code> subscriber::connect_and_serve() {
     co_return std::visit([](auto ec) { return ec; }, result);
 }
 
+asio::awaitable<error_code> subscriber::tls_handshake() {
+    const std::string& name =
+        opts_.tls.server_name.empty() ? opts_.endpoint.host : opts_.tls.server_name;
+    auto& tls = tls_->stream.emplace(socket_, tls_->context);
+    error_code ip_ec;
+    asio::ip::make_address(name, ip_ec);
+    // SNI carries DNS names only (RFC 6066, 3); an IP literal is still verified below.
+    if (ip_ec && !SSL_set_tlsext_host_name(tls.native_handle(), name.c_str()))
+        co_return make_error_code(errc::redis_protocol);
+    tls.set_verify_callback([check = asio::ssl::host_name_verification(name)](
+                                bool preverified, asio::ssl::verify_context& ctx) {
+        if (check(preverified, ctx)) return true;
+        // Name the reason for the log: a chain problem already carries its own.
+        if (preverified)
+            X509_STORE_CTX_set_error(ctx.native_handle(), X509_V_ERR_HOSTNAME_MISMATCH);
+        return false;
+    });
+    auto [ec] = co_await tls.async_handshake(asio::ssl::stream_base::client, use_tuple);
+    if (ec && !down_reported_ && ec != asio::error::operation_aborted) {
+        // A wrong CA, an expired or mismatched certificate, or a server that wants a client
+        // certificate: configuration problems, reported once per outage like the link state.
+        const long verify = SSL_get_verify_result(tls.native_handle());
+        log::error("redis_tls_handshake_failed",
+                   {{"error", ec.message()},
+                    {"verify", verify == X509_V_OK ? std::string("ok")
+                                                   : X509_verify_cert_error_string(verify)},
+                    {"server_name", name},
+                    {"url", redacted_url(opts_.endpoint)}});
+    }
+    co_return ec;
+}
+
 asio::awaitable<error_code> subscriber::handshake() {
     // AUTH and SELECT must precede SUBSCRIBE: a subscribed RESP2 connection accepts only
     // (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PING, QUIT and RESET.
@@ -350,13 +433,23 @@ asio::awaitable<error_code> subscriber::handshake() {
     append_command(out, {"CLIENT", "SETNAME", opts_.client_name});
     ++expected;
 
-    auto [wec, wn] = co_await asio::async_write(socket_, asio::buffer(out), use_tuple);
-    if (wec) co_return wec;
+    std::tuple<error_code, std::size_t> wr;
+    if (tls_)
+        wr = co_await asio::async_write(*tls_->stream, asio::buffer(out), use_tuple);
+    else
+        wr = co_await asio::async_write(socket_, asio::buffer(out), use_tuple);
+    if (auto wec = std::get<0>(wr)) co_return wec;
 
     char buf[4096];
     while (expected > 0) {
-        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buf), use_tuple);
+        std::tuple<error_code, std::size_t> rd;
+        if (tls_)
+            rd = co_await tls_->stream->async_read_some(asio::buffer(buf), use_tuple);
+        else
+            rd = co_await socket_.async_read_some(asio::buffer(buf), use_tuple);
+        auto [ec, n] = rd;
         if (ec) co_return ec;
+        metrics_.note_redis_frame();
         reader_->feed(buf, n);
         for (;;) {
             auto r = reader_->next();
@@ -383,9 +476,15 @@ asio::awaitable<error_code> subscriber::handshake() {
 asio::awaitable<error_code> subscriber::read_loop() {
     std::vector<char> buf(16 * 1024);
     for (;;) {
-        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buf), use_tuple);
+        std::tuple<error_code, std::size_t> rd;
+        if (tls_)
+            rd = co_await tls_->stream->async_read_some(asio::buffer(buf), use_tuple);
+        else
+            rd = co_await socket_.async_read_some(asio::buffer(buf), use_tuple);
+        auto [ec, n] = rd;
         if (ec) co_return ec;
         last_rx_ = clock::now();
+        metrics_.note_redis_frame();
         reader_->feed(buf.data(), n);
         for (;;) {
             auto r = reader_->next();
@@ -409,30 +508,50 @@ asio::awaitable<error_code> subscriber::write_loop() {
             continue;
         }
         writing_.swap(out_);
-        auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(writing_), use_tuple);
-        if (ec) co_return ec;
+        std::tuple<error_code, std::size_t> wr;
+        if (tls_)
+            wr = co_await asio::async_write(*tls_->stream, asio::buffer(writing_), use_tuple);
+        else
+            wr = co_await asio::async_write(socket_, asio::buffer(writing_), use_tuple);
+        if (auto ec = std::get<0>(wr)) co_return ec;
         writing_.clear();
     }
 }
 
 asio::awaitable<error_code> subscriber::watchdog() {
+    // The probe runs every ping_interval even while messages flow. Its answer queues behind
+    // every message Redis holds for us (RESP2 answers in order on a subscribed connection),
+    // so a link that still trickles bytes but lags by more than `timeout` fails the probe
+    // just like a dead one. Counting any byte as liveness (as a silence-only ping would)
+    // would keep such a link "up" while every message arrives late.
     asio::steady_timer tick(ex_);
     auto period =
-        std::min<std::chrono::milliseconds>(std::chrono::seconds(1), opts_.ping_interval / 4);
+        std::min({std::chrono::milliseconds(1000), opts_.ping_interval / 4, opts_.timeout / 4});
     if (period.count() < 10) period = std::chrono::milliseconds(10);
     for (;;) {
         tick.expires_after(period);
         auto [ec] = co_await tick.async_wait(use_tuple);
         if (ec) co_return ec;
         auto now = clock::now();
-        if (last_ping_ > last_rx_ && now - last_ping_ >= opts_.timeout) {
-            // Nothing at all came back for a full deadline after a PING: the link is
-            // half-open or the server is stuck. Rebuild it rather than wait for TCP.
+        if (probe_outstanding_) {
+            if (now - probe_sent_ < opts_.timeout) continue;
+            // After a stall of this thread the answer may be read but not yet handled: let
+            // every ready completion (the read loop's among them) run, then look again.
+            co_await asio::post(ex_, asio::as_tuple(asio::use_awaitable));
+            // A sibling of `a || b` may have finished meanwhile; awaiting again would throw.
+            auto cs = co_await asio::this_coro::cancellation_state;
+            if (cs.cancelled() != asio::cancellation_type::none)
+                co_return asio::error::operation_aborted;
+            if (!probe_outstanding_) continue;
+            // Half-open TCP, a stuck server, or a backlog older than the deadline: rebuild
+            // the link rather than wait for TCP (messages queued for us are lost either way).
+            shard_metrics::inc(metrics_.redis_probe_timeouts_total);
             co_return make_error_code(errc::redis_timeout);
         }
-        if (last_ping_ <= last_rx_ && now - last_rx_ >= opts_.ping_interval) {
+        if (now - probe_sent_ >= opts_.ping_interval) {
             append_command(out_, {"PING"});
-            last_ping_ = now;
+            probe_sent_ = now;
+            probe_outstanding_ = true;
             notify_writer();
         }
     }

@@ -20,6 +20,7 @@
 #include "metrics/metrics.hpp"
 #include "redis/redis_url.hpp"
 #include "redis/resp_reader.hpp"
+#include "redis/tls_options.hpp"
 
 namespace wsgate::redis {
 
@@ -38,10 +39,15 @@ protected:
 
 struct subscriber_options {
     redis_endpoint endpoint;
-    /// Deadline for resolve, connect, the AUTH/SELECT handshake and a PING's answer.
+    /// Used when endpoint.tls (rediss://): CA, optional client certificate, name to verify.
+    tls_options tls;
+    /// Deadline for resolve, connect, the TLS and AUTH/SELECT handshakes and a PING's answer.
     std::chrono::milliseconds timeout{5000};
-    /// After this long without a byte from Redis, send PING; no answer within `timeout`
-    /// means the link is dead (half-open TCP, paused server) and is rebuilt.
+    /// A liveness PING (the probe) is sent this long after the previous one, whether or not
+    /// messages are flowing. Its answer comes in order behind every pending message, so its
+    /// round trip is the Pub/Sub path's queueing delay; no answer within `timeout` means the
+    /// link is dead, stuck or lagging beyond use (half-open TCP, paused server, a path that
+    /// only trickles) and it is rebuilt.
     std::chrono::milliseconds ping_interval{10'000};
     /// Reconnect delays grow 100 ms, 200 ms, ... up to this cap, each with full jitter so
     /// that the shards of many gateways do not reconnect in lockstep after a Redis restart.
@@ -55,6 +61,8 @@ struct subscriber_options {
 /// One shard's Redis subscriber connection.
 class subscriber {
 public:
+    /// Loads the TLS files for rediss:// here, so bad ones fail at start (throws
+    /// boost::system::system_error; the config has checked them already).
     subscriber(boost::asio::any_io_executor ex, subscriber_options opts, subscriber_events& events,
                shard_metrics& metrics);
     ~subscriber();
@@ -94,12 +102,14 @@ private:
 
     boost::asio::awaitable<void> loop();
     boost::asio::awaitable<boost::system::error_code> connect_and_serve();
+    boost::asio::awaitable<boost::system::error_code> tls_handshake();
     boost::asio::awaitable<boost::system::error_code> handshake();
     boost::asio::awaitable<boost::system::error_code> read_loop();
     boost::asio::awaitable<boost::system::error_code> write_loop();
     boost::asio::awaitable<boost::system::error_code> watchdog();
 
     boost::system::error_code handle_reply(const redisReply& reply);
+    void on_pong();
     void on_ack(std::string_view channel, bool subscribed);
     void mark_dirty(std::string_view channel);
     void schedule_flush();
@@ -115,6 +125,11 @@ private:
     shard_metrics& metrics_;
 
     boost::asio::ip::tcp::socket socket_;
+    // rediss:// only: the SSL context, built once, and a fresh SSL stream over socket_ per
+    // connection (defined in the .cpp, so users of this header need no OpenSSL). Null on
+    // the plain path, which therefore costs one pointer test per I/O.
+    struct tls_link;
+    std::unique_ptr<tls_link> tls_;
     boost::asio::steady_timer write_signal_;  // cancelled to wake the writer
     boost::asio::steady_timer backoff_timer_;
     std::unique_ptr<resp_reader> reader_;
@@ -134,7 +149,8 @@ private:
     unsigned failures_ = 0;       // consecutive failed attempts, for the backoff
     std::chrono::steady_clock::time_point ready_since_{};
     std::chrono::steady_clock::time_point last_rx_{};
-    std::chrono::steady_clock::time_point last_ping_{};
+    std::chrono::steady_clock::time_point probe_sent_{};  // the last PING's (or connect's) time
+    bool probe_outstanding_ = false;                      // a PING awaits its answer
     std::minstd_rand rng_;
 };
 

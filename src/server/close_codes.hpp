@@ -16,10 +16,15 @@ inline constexpr std::uint16_t try_again_later = 1013;   // Redis could not conf
 /// Private range (4000–4999): the client read too slowly and its queue overflowed.
 /// Reconnect; messages queued for it were dropped.
 inline constexpr std::uint16_t slow_consumer = 4008;
+/// The user already holds --max-connections-per-user connections here. Close one, or
+/// retry later; a new token does not help.
+inline constexpr std::uint16_t too_many_connections = 4029;
 
 inline constexpr std::string_view reason_shutdown = "server shutting down";
 inline constexpr std::string_view reason_binary = "binary frames not accepted";
 inline constexpr std::string_view reason_slow = "slow consumer";
 inline constexpr std::string_view reason_unavailable = "subscription unavailable";
+inline constexpr std::string_view reason_token_expired = "token expired";
+inline constexpr std::string_view reason_user_limit = "too many connections for this user";
 
 }  // namespace wsgate::close_codes

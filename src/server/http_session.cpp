@@ -11,12 +11,17 @@
 
 namespace wsgate {
 
-http_session::http_session(tcp::socket socket, server_context& ctx)
-    : stream_(std::move(socket)), ctx_(ctx) {
+http_session::http_session(tcp::socket socket, server_context& ctx, admission_ticket handshake)
+    : stream_(std::move(socket)), ctx_(ctx), handshake_(std::move(handshake)) {
     ctx_.connections.push_back(*this);
 }
 
 void http_session::run() { do_read(); }
+
+void http_session::run_rate_limited() {
+    rate_limited_ = true;
+    do_read();
+}
 
 void http_session::shutdown() { close_socket(); }
 
@@ -52,6 +57,13 @@ void http_session::on_read(error_code ec, std::size_t) {
     if (ec) {
         ctx_.metrics.count_http_reject(http_reject::bad_request);
         return respond(http::status::bad_request, "bad request\n", false);
+    }
+    if (rate_limited_) {
+        // Counted when accepted. The request was read so that the answer is not lost to a
+        // reset of a socket closed with unread data.
+        respond(http::status::too_many_requests, "too many connections from this address\n", false);
+        res_->set(http::field::retry_after, "1");
+        return;
     }
     handle(parser_->release());
 }
@@ -98,16 +110,33 @@ void http_session::handle(http::request<http::empty_body>&& req) {
     if (ctx_.shutting_down) {
         return respond(http::status::service_unavailable, "shutting down\n", false);
     }
+    if (!ctx_.origins.empty()) {
+        // Cross-site WebSocket hijacking: a browser names the page's origin; other clients
+        // send none and are not at risk.
+        auto origin = req.find(http::field::origin);
+        if (origin != req.end() && !ctx_.origins.allows(origin->value())) {
+            ctx_.metrics.count_http_reject(http_reject::origin);
+            return respond(http::status::forbidden, "origin not allowed\n", false);
+        }
+    }
+    // Capacity before any work on the token: a full gateway refuses cheaply.
+    auto slot = ctx_.admission.try_connection();
+    if (!slot) {
+        ctx_.metrics.count_http_reject(http_reject::over_capacity);
+        respond(http::status::service_unavailable, "server at capacity\n", false);
+        res_->set(http::field::retry_after, "1");
+        return;
+    }
 
     std::string_view token = r.token;
     if (token.empty()) token = bearer_token(req[http::field::authorization]);
-    auto auth =
-        auth::authorize(r.client_id, token, ctx_.verifier, std::chrono::system_clock::now());
+    auto auth = auth::authorize(r.client_id, token, *ctx_.verifiers.current(),
+                                std::chrono::system_clock::now());
 
     // The WebSocket takes over the socket; this object ends when its handlers return.
     stream_.expires_never();
     auto ws = std::make_shared<ws_session>(stream_.release_socket(), ctx_);
-    ws->run(std::move(req), std::move(auth));
+    ws->run(std::move(req), std::move(auth), std::move(handshake_), std::move(slot));
 }
 
 void http_session::respond(http::status status, std::string body, bool keep_alive,

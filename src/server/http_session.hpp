@@ -14,8 +14,12 @@ namespace wsgate {
 /// An HTTP connection on one shard, before any upgrade.
 class http_session final : public closable, public std::enable_shared_from_this<http_session> {
 public:
-    http_session(tcp::socket socket, server_context& ctx);
+    /// `handshake` is the connection's place under --max-handshakes, held until it
+    /// upgrades or closes.
+    http_session(tcp::socket socket, server_context& ctx, admission_ticket handshake);
     void run();
+    /// Reads the request only to answer it with 429: the address is over its connect rate.
+    void run_rate_limited();
     void shutdown() override;
 
 private:
@@ -32,7 +36,9 @@ private:
     server_context& ctx_;
     std::optional<http::request_parser<http::empty_body>> parser_;
     std::optional<http::response<http::string_body>> res_;
-    bool head_ = false;  // the request being answered is a HEAD
+    admission_ticket handshake_;
+    bool head_ = false;          // the request being answered is a HEAD
+    bool rate_limited_ = false;  // answer whatever comes with 429
 };
 
 }  // namespace wsgate

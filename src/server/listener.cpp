@@ -46,9 +46,29 @@ void listener::on_accept(error_code ec, tcp::socket socket) {
         }
         return do_accept();
     }
+    auto handshake = ctx_.admission.try_handshake();
+    if (!handshake) {
+        // Too many sockets mid-handshake (a slowloris or connect flood): spend nothing more
+        // on this one. Established clients are unaffected.
+        ctx_.metrics.count_http_reject(http_reject::handshake_limit);
+        error_code ignored;
+        socket.close(ignored);
+        return do_accept();
+    }
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    std::make_shared<http_session>(std::move(socket), ctx_)->run();
+    bool limited = false;
+    if (ctx_.cfg.ip_connect_rate > 0) {
+        auto peer = socket.remote_endpoint(ignored);
+        limited = !ignored &&
+                  !ctx_.admission.allow_connect(peer.address(), std::chrono::steady_clock::now());
+        if (limited) ctx_.metrics.count_http_reject(http_reject::rate_limited);
+    }
+    auto session = std::make_shared<http_session>(std::move(socket), ctx_, std::move(handshake));
+    if (limited)
+        session->run_rate_limited();
+    else
+        session->run();
     do_accept();
 }
 

@@ -6,10 +6,12 @@
 #include <atomic>
 #include <boost/intrusive/list.hpp>
 
-#include "auth/jwt_verifier.hpp"
+#include "auth/verifier_store.hpp"
 #include "config/config.hpp"
 #include "hub/hub.hpp"
 #include "metrics/metrics.hpp"
+#include "server/admission.hpp"
+#include "server/origin.hpp"
 
 namespace wsgate {
 
@@ -30,12 +32,14 @@ using closable_list = boost::intrusive::list<closable, boost::intrusive::constan
 
 struct server_context {
     const config& cfg;
-    const auth::jwt_verifier& verifier;
-    const metrics_registry& registry;   // every shard's metrics, for /metrics and /readyz
-    const std::atomic<bool>& stopping;  // process-wide: set on SIGTERM
-    shard_metrics& metrics;             // this shard's
-    wsgate::hub& hub;                   // this shard's
-    closable_list connections{};        // this shard's live http and ws sessions
+    const auth::verifier_store& verifiers;  // the JWT keys in force: current() per upgrade
+    const metrics_registry& registry;       // every shard's metrics, for /metrics and /readyz
+    const std::atomic<bool>& stopping;      // process-wide: set on SIGTERM
+    shard_metrics& metrics;                 // this shard's
+    wsgate::hub& hub;                       // this shard's
+    wsgate::admission& admission;           // process-wide connection limits
+    const origin_policy& origins;           // --allowed-origins
+    closable_list connections{};            // this shard's live http and ws sessions
     bool shutting_down = false;
 
     /// Ready to deliver: not stopping, and every shard's Redis link is up and subscribed.

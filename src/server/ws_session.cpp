@@ -46,8 +46,11 @@ void ws_session::drop_queue() {
     shard_metrics::add(ctx_.metrics.queued_bytes, -bytes);
 }
 
-void ws_session::run(request req, result<std::string> auth) {
+void ws_session::run(request req, result<auth::verified_token> auth, admission_ticket handshake,
+                     admission_ticket slot) {
     req_ = std::make_unique<request>(std::move(req));
+    handshake_ = std::move(handshake);
+    slot_ = std::move(slot);
 
     const auto& cfg = ctx_.cfg;
     websocket::stream_base::timeout t{};
@@ -84,7 +87,26 @@ void ws_session::run(request req, result<std::string> auth) {
         return;
     }
 
-    user_id_ = std::move(*auth);
+    user_slot_ = ctx_.admission.try_user(auth->user_id);
+    if (!user_slot_.admitted()) {
+        // Authorized, but the user holds too many connections: the close code tells the
+        // client so (a refused handshake would show it only 1006).
+        ctx_.metrics.count_close(close_cause::user_limit);
+        log::debug("user_connection_limit", {{"user", auth->user_id}});
+        close_code_ = close_codes::too_many_connections;
+        close_reason_ = close_codes::reason_user_limit;
+        phase_ = phase::accepting;
+        do_accept();
+        return;
+    }
+    if (cfg.close_on_token_expiry && auth->expires_at) {
+        const auto leeway =
+            std::chrono::duration_cast<std::chrono::system_clock::duration>(cfg.jwt.leeway);
+        // The verifier clamps exp to the clock's range; keep exp + leeway inside it too.
+        if (*auth->expires_at < std::chrono::system_clock::time_point::max() - leeway)
+            expires_at_ = *auth->expires_at + leeway;
+    }
+    user_id_ = std::move(auth->user_id);
     joined_ = true;
     bool confirmed = ctx_.hub.join(user_id_, this);
     ctx_.metrics.users.store(static_cast<std::int64_t>(ctx_.hub.users()),
@@ -127,6 +149,7 @@ void ws_session::do_accept() {
 
 void ws_session::on_accept(error_code ec) {
     req_.reset();
+    handshake_.release();
     if (ec) {
         log::debug("ws_accept_failed", {{"error", ec.message()}});
         return;  // the socket goes with us; the destructor leaves the hub
@@ -141,7 +164,26 @@ void ws_session::on_accept(error_code ec) {
     do_read();
     if (close_code_ != 0) return do_close();
     if (ctx_.shutting_down) return close(close_codes::going_away, close_codes::reason_shutdown);
+    arm_expiry();
     if (!queue_.empty()) do_write();
+}
+
+void ws_session::arm_expiry() {
+    using clock = std::chrono::system_clock;
+    if (expires_at_ == clock::time_point::max()) return;
+    // The token's clock is the wall clock, the timer's is steady: wait at most an hour at a
+    // time and look at the wall clock again, so a clock step cannot stretch a token's life.
+    constexpr std::chrono::steady_clock::duration max_wait = std::chrono::hours(1);
+    auto left =
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(expires_at_ - clock::now());
+    timer_.expires_after(std::clamp(left, std::chrono::steady_clock::duration::zero(), max_wait));
+    timer_.async_wait([self = shared_from_this()](error_code ec) {
+        if (ec || self->close_code_ != 0) return;
+        if (clock::now() < self->expires_at_) return self->arm_expiry();
+        self->ctx_.metrics.count_close(close_cause::token_expired);
+        log::debug("token_expired", {{"user", self->user_id_}});
+        self->close(close_codes::policy_violation, close_codes::reason_token_expired);
+    });
 }
 
 void ws_session::do_read() {
@@ -153,6 +195,8 @@ void ws_session::do_read() {
 
 void ws_session::on_read(error_code ec, std::size_t) {
     if (ec) {
+        // The connection is over: the expiry wait must not keep this session alive.
+        timer_.cancel();
         // closed: the close handshake finished. message_too_big, bad UTF-8 and other
         // protocol errors: Beast has already sent 1009/1007/1002. timeout: no pong.
         if (ec == beast::error::timeout)
@@ -264,6 +308,7 @@ void ws_session::close(std::uint16_t code, std::string_view reason) {
 void ws_session::do_close() {
     if (close_sent_) return;
     close_sent_ = true;
+    timer_.cancel();  // the token-expiry wait, if armed
     leave_hub();
     // Beast bounds the close handshake with the handshake timeout set in run(); the
     // pending read completes with `closed` once the client answers.

@@ -4,10 +4,13 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <memory>
 #include <string>
 
+#include "auth/jwt_verifier.hpp"
 #include "hub/hub.hpp"
+#include "server/admission.hpp"
 #include "server/send_queue.hpp"
 #include "server/server_context.hpp"
 #include "util/error.hpp"
@@ -25,9 +28,11 @@ public:
     ws_session(tcp::socket socket, server_context& ctx);
     ~ws_session();
 
-    /// Starts the session for an upgrade request. `auth` is the authorized user id, or the
-    /// reason to complete the upgrade and close with 1008.
-    void run(request req, result<std::string> auth);
+    /// Starts the session for an upgrade request. `auth` is the verified token, or the
+    /// reason to complete the upgrade and close with 1008. `handshake` is held until the
+    /// upgrade completes, `slot` (a place under --max-connections) for the whole life.
+    void run(request req, result<auth::verified_token> auth, admission_ticket handshake,
+             admission_ticket slot);
 
     void deliver(const message_ptr& msg) override;
     void subscribed() override;
@@ -43,6 +48,8 @@ private:
     void do_write();
     void on_write(error_code ec, std::size_t n);
     void on_subscribe_timeout(error_code ec);
+    /// Waits for the token's exp + leeway, then closes with 1008 "token expired".
+    void arm_expiry();
     /// Idempotent. Sends a close frame once pending writes allow; nothing is written after.
     void close(std::uint16_t code, std::string_view reason);
     void do_close();
@@ -53,9 +60,15 @@ private:
     server_context& ctx_;
     std::unique_ptr<request> req_;  // held only until the upgrade is accepted
     std::string user_id_;
+    admission_ticket handshake_;  // until the upgrade completes
+    admission_ticket slot_;       // --max-connections
+    user_ticket user_slot_;       // --max-connections-per-user
+    // exp + leeway; max() when the token has no exp or expiry is not enforced.
+    std::chrono::system_clock::time_point expires_at_ =
+        std::chrono::system_clock::time_point::max();
     send_queue queue_;
     message_ptr inflight_;            // the frame being written
-    net::steady_timer timer_;         // subscribe wait, then the slow-consumer close deadline
+    net::steady_timer timer_;         // subscribe wait, token expiry, then the close deadline
     std::array<char, 128> read_buf_;  // client data is read and discarded
     std::string_view close_reason_;
     std::uint16_t close_code_ = 0;  // set once closing; 0 while open

@@ -18,7 +18,7 @@ enum class errc {
     token_forbidden_header,       // embedded `jwk`, `jku`, `x5u`, `x5c` or `crit`
     token_expired,                // now > exp + leeway
     token_not_yet_valid,          // now < nbf - leeway
-    token_bad_issuer,
+    token_bad_issuer,  // `iss` absent or not a string where required, or no key set has it
     token_bad_audience,
     token_no_user_claim,  // the user claim is absent, empty or not a string
     client_id_mismatch,   // the token's user differs from the URL's client_id

@@ -3,6 +3,7 @@
 // own io_context; raw_connection over a non-blocking socket and poll(2).
 #include "ws_client.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -490,12 +491,22 @@ void raw_connection::close() {
     fd_ = -1;
 }
 
-bool raw_connection::connect(std::uint16_t port) {
+bool raw_connection::connect(std::uint16_t port, const char* source) {
     close();
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd_ < 0) {
         error_ = std::strerror(errno);
         return false;
+    }
+    if (source) {
+        sockaddr_in local{};
+        local.sin_family = AF_INET;
+        if (::inet_pton(AF_INET, source, &local.sin_addr) != 1 ||
+            ::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+            error_ = std::string("bind ") + source + ": " + std::strerror(errno);
+            close();
+            return false;
+        }
     }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;

@@ -168,8 +168,9 @@ public:
     raw_connection(const raw_connection&) = delete;
     raw_connection& operator=(const raw_connection&) = delete;
 
-    /// Connects (blocking, loopback); false with errno text in error() on failure.
-    bool connect(std::uint16_t port);
+    /// Connects (blocking, loopback), from `source` (another 127.x address, so per-address
+    /// limits see a different client) when given; false with errno text in error().
+    bool connect(std::uint16_t port, const char* source = nullptr);
     /// Writes everything (waits for buffer space up to `timeout`).
     bool send(std::string_view bytes, std::chrono::milliseconds timeout = 5s);
     /// Reads until `needle` has been received; returns everything read so far (also on

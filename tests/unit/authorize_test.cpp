@@ -30,11 +30,15 @@ std::string token_for(std::string_view user, std::chrono::seconds ttl = 1h) {
     return mint_hs256(secret, user, ttl, now);
 }
 
-TEST(Authorize, MatchingClientIdYieldsUserId) {
+TEST(Authorize, MatchingClientIdYieldsUserIdAndExpiry) {
     auto v = make_verifier();
     auto r = authorize("alice", token_for("alice"), v, now);
     ASSERT_TRUE(r) << r.error().message();
-    EXPECT_EQ(*r, "alice");
+    EXPECT_EQ(r->user_id, "alice");
+    // The session closes the connection at this instant (plus leeway).
+    ASSERT_TRUE(r->expires_at);
+    EXPECT_EQ(std::chrono::floor<std::chrono::seconds>(*r->expires_at),
+              std::chrono::floor<std::chrono::seconds>(now + 1h));
 }
 
 TEST(Authorize, EmptyTokenIsMissing) {

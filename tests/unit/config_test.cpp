@@ -2,6 +2,8 @@
 #include "config/config.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <vector>
@@ -130,4 +132,120 @@ TEST(Config, HelpListsEveryFlagWithItsEnvironmentVariable) {
     }
     EXPECT_NE(help.find("WSGATE_REDIS_URL"), std::string::npos);
     EXPECT_NE(help.find("WSGATE_MAX_QUEUE_BYTES"), std::string::npos);
+}
+
+// --- JWT key sources and reload ------------------------------------------------------------
+
+TEST(Config, IssuerJwksFlagsBindFilesToIssuers) {
+    auto p = parse({"--jwt-issuer-jwks", "https://a.example=/keys/a.json", "--jwt-issuer-jwks",
+                    "https://b.example=/keys/b=1.json,https://c.example=/keys/c.json"});
+    ASSERT_EQ(p.out.exit_code, -1) << p.err;
+    using f = wsgate::auth::issuer_jwks_file;
+    EXPECT_EQ(p.out.cfg.jwt.issuer_jwks_files,
+              (std::vector<f>{{"https://a.example", "/keys/a.json"},
+                              {"https://b.example", "/keys/b=1.json"},
+                              {"https://c.example", "/keys/c.json"}}));
+    for (const char* bad : {"https://a.example", "=/keys/a.json", "https://a.example="}) {
+        auto q = parse({"--jwt-issuer-jwks", bad});
+        EXPECT_EQ(q.out.exit_code, 2) << bad;
+        EXPECT_NE(q.err.find("--jwt-issuer-jwks: '"), std::string::npos) << q.err;
+    }
+}
+
+TEST(Config, IssuerJwksAndReloadIntervalComeFromTheEnvironment) {
+    scoped_env files("WSGATE_JWT_ISSUER_JWKS", "a=/a.json,b=/b.json");
+    scoped_env interval("WSGATE_JWT_RELOAD_INTERVAL", "250ms");
+    auto p = parse({});
+    ASSERT_EQ(p.out.exit_code, -1) << p.err;
+    EXPECT_EQ(p.out.cfg.jwt.issuer_jwks_files.size(), 2u);
+    EXPECT_EQ(p.out.cfg.jwt.issuer_jwks_files[1].path, "/b.json");
+    EXPECT_EQ(p.out.cfg.jwt_reload_interval, std::chrono::milliseconds(250));
+}
+
+TEST(Config, ReloadIntervalDefaultsTo10sAndZeroDisablesIt) {
+    EXPECT_EQ(parse({"--jwt-secret", "s"}).out.cfg.jwt_reload_interval, std::chrono::seconds(10));
+    auto p = parse({"--jwt-secret", "s", "--jwt-reload-interval", "0"});
+    ASSERT_EQ(p.out.exit_code, -1) << p.err;
+    EXPECT_EQ(p.out.cfg.jwt_reload_interval.count(), 0);
+    auto q = parse({"--jwt-secret", "s", "--jwt-reload-interval", "often"});
+    EXPECT_EQ(q.out.exit_code, 2);
+    EXPECT_NE(q.err.find("--jwt-reload-interval"), std::string::npos) << q.err;
+}
+
+TEST(Config, SecretFileIsKeptForReloads) {
+    char path[] = "/tmp/wsgate-config-secret-XXXXXX";
+    const int fd = mkstemp(path);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(write(fd, "from-a-file\n", 12), 12);
+    close(fd);
+    auto p = parse({"--jwt-secret-file", path});
+    unlink(path);
+    ASSERT_EQ(p.out.exit_code, -1) << p.err;
+    EXPECT_EQ(p.out.cfg.jwt.secret, "from-a-file");
+    EXPECT_EQ(p.out.cfg.jwt.secret_file, path);
+}
+
+TEST(Config, AdmissionLimitDefaults) {
+    auto p = parse({"--jwt-secret", "s"});
+    ASSERT_EQ(p.out.exit_code, -1) << p.err;
+    const auto& c = p.out.cfg;
+    rlimit rl{};
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 256)
+        EXPECT_EQ(c.max_connections, rl.rlim_cur - 128);  // auto
+    EXPECT_EQ(c.max_connections_per_user, 100u);
+    EXPECT_EQ(c.max_handshakes, 1024u);
+    EXPECT_EQ(c.ip_connect_rate, 0.0);
+    EXPECT_TRUE(c.allowed_origins.empty());
+    EXPECT_TRUE(c.close_on_token_expiry);
+}
+
+TEST(Config, AdmissionLimitsParse) {
+    auto p = parse({"--jwt-secret", "s", "--max-connections", "5000", "--max-connections-per-user",
+                    "3", "--max-handshakes", "0", "--ip-connect-rate", "2.5", "--ip-connect-burst",
+                    "10", "--allowed-origins", "https://app.example.com, https://*.example.org",
+                    "--close-on-token-expiry", "false"});
+    ASSERT_EQ(p.out.exit_code, -1) << p.err;
+    const auto& c = p.out.cfg;
+    EXPECT_EQ(c.max_connections, 5000u);
+    EXPECT_EQ(c.max_connections_per_user, 3u);
+    EXPECT_EQ(c.max_handshakes, 0u);
+    EXPECT_EQ(c.ip_connect_rate, 2.5);
+    EXPECT_EQ(c.ip_connect_burst, 10u);
+    EXPECT_EQ(c.allowed_origins,
+              (std::vector<std::string>{"https://app.example.com", "https://*.example.org"}));
+    EXPECT_FALSE(c.close_on_token_expiry);
+}
+
+TEST(Config, BadAdmissionLimitsNameTheFlag) {
+    const std::vector<std::pair<const char*, const char*>> bad = {
+        {"--max-connections", "lots"},
+        {"--max-connections", "-1"},
+        {"--max-connections-per-user", "-2"},
+        {"--max-connections-per-user", "2000000"},
+        {"--max-handshakes", "x"},
+        {"--ip-connect-rate", "fast"},
+        {"--ip-connect-rate", "-1"},
+        {"--ip-connect-rate", "nan"},
+        {"--ip-connect-burst", "9999999"},
+        {"--allowed-origins", "example.com"},
+        {"--allowed-origins", "https://a.b/c"},
+        {"--close-on-token-expiry", "yes"},
+    };
+    for (const auto& [flag, value] : bad) {
+        auto p = parse({"--jwt-secret", "s", flag, value});
+        EXPECT_EQ(p.out.exit_code, 2) << flag << " " << value;
+        EXPECT_NE(p.err.find(std::string(flag)), std::string::npos) << p.err;
+    }
+}
+
+TEST(Config, AdmissionLimitsComeFromTheEnvironment) {
+    scoped_env a("WSGATE_MAX_CONNECTIONS", "7");
+    scoped_env b("WSGATE_ALLOWED_ORIGINS", "*");
+    scoped_env c("WSGATE_CLOSE_ON_TOKEN_EXPIRY", "false");
+    auto p = parse({"--jwt-secret", "s"});
+    ASSERT_EQ(p.out.exit_code, -1) << p.err;
+    EXPECT_EQ(p.out.cfg.max_connections, 7u);
+    EXPECT_EQ(p.out.cfg.allowed_origins, std::vector<std::string>{"*"});
+    EXPECT_FALSE(p.out.cfg.close_on_token_expiry);
 }

@@ -56,3 +56,64 @@ TEST(Metrics, EveryFamilyHasHelpAndType) {
         EXPECT_NE(text.find(std::string("# TYPE ") + name + " "), std::string::npos) << name;
     }
 }
+
+// --- Redis link liveness ----------------------------------------------------------------
+
+TEST(Metrics, RedisLivenessIsRenderedPerShard) {
+    wsgate::metrics_registry reg(2);
+    reg.shard(0).note_redis_frame();
+    reg.shard(1).redis_last_frame_ns = wsgate::shard_metrics::steady_now_ns() - 3'000'000'000;
+    reg.shard(1).observe_probe_rtt(std::chrono::microseconds(700));
+    auto text = reg.render();
+    // Shard 0 has no answered probe yet: no round trip rather than a made-up 0.
+    EXPECT_EQ(text.find("wsgate_redis_probe_rtt_seconds{shard=\"0\"}"), std::string::npos) << text;
+    EXPECT_TRUE(has_line(text, "wsgate_redis_probe_rtt_seconds{shard=\"1\"} 0.0007")) << text;
+    auto age = [&](const char* shard) {
+        const std::string key =
+            std::string("wsgate_redis_last_frame_age_seconds{shard=\"") + shard + "\"} ";
+        auto at = text.find(key);
+        EXPECT_NE(at, std::string::npos) << text;
+        return at == std::string::npos ? -1.0 : std::stod(text.substr(at + key.size()));
+    };
+    EXPECT_LT(age("0"), 1.0);
+    EXPECT_GE(age("1"), 3.0);
+    EXPECT_LT(age("1"), 60.0);
+}
+
+TEST(Metrics, ProbeRoundTripHistogramIsCumulativeOverShards) {
+    wsgate::metrics_registry reg(2);
+    reg.shard(0).observe_probe_rtt(std::chrono::microseconds(300));  // <= 0.0005
+    reg.shard(1).observe_probe_rtt(std::chrono::milliseconds(20));   // <= 0.025
+    reg.shard(1).observe_probe_rtt(std::chrono::seconds(7));         // +Inf only
+    wsgate::shard_metrics::inc(reg.shard(0).redis_probe_timeouts_total);
+    auto text = reg.render();
+    EXPECT_TRUE(has_line(text, "wsgate_redis_probe_round_trip_seconds_bucket{le=\"0.0005\"} 1"))
+        << text;
+    EXPECT_TRUE(has_line(text, "wsgate_redis_probe_round_trip_seconds_bucket{le=\"0.01\"} 1"))
+        << text;
+    EXPECT_TRUE(has_line(text, "wsgate_redis_probe_round_trip_seconds_bucket{le=\"0.025\"} 2"))
+        << text;
+    EXPECT_TRUE(has_line(text, "wsgate_redis_probe_round_trip_seconds_bucket{le=\"5\"} 2")) << text;
+    EXPECT_TRUE(has_line(text, "wsgate_redis_probe_round_trip_seconds_bucket{le=\"+Inf\"} 3"))
+        << text;
+    EXPECT_TRUE(has_line(text, "wsgate_redis_probe_round_trip_seconds_count 3")) << text;
+    EXPECT_TRUE(has_line(text, "wsgate_redis_probe_round_trip_seconds_sum 7.0203")) << text;
+    EXPECT_TRUE(has_line(text, "wsgate_redis_probe_timeouts_total 1")) << text;
+}
+
+// --- JWT key reloads (process-wide) ---------------------------------------------------------
+TEST(Metrics, JwtReloadsAreProcessWideByResult) {
+    wsgate::metrics_registry reg(2);
+    auto text = reg.render();
+    EXPECT_TRUE(has_line(text, "wsgate_jwt_reloads_total{result=\"ok\"} 0")) << text;
+    EXPECT_TRUE(has_line(text, "wsgate_jwt_reloads_total{result=\"error\"} 0")) << text;
+    reg.process().jwt_reloads_ok_total += 2;
+    reg.process().jwt_reloads_error_total += 1;
+    reg.process().jwt_keys_loaded = 3;
+    text = reg.render();
+    EXPECT_TRUE(has_line(text, "wsgate_jwt_reloads_total{result=\"ok\"} 2")) << text;
+    EXPECT_TRUE(has_line(text, "wsgate_jwt_reloads_total{result=\"error\"} 1")) << text;
+    EXPECT_TRUE(has_line(text, "wsgate_jwt_keys_loaded 3")) << text;
+    EXPECT_TRUE(has_line(text, "# TYPE wsgate_jwt_reloads_total counter")) << text;
+    EXPECT_TRUE(has_line(text, "# TYPE wsgate_jwt_keys_loaded gauge")) << text;
+}

@@ -1,0 +1,148 @@
+// Process-wide admission limits, shared by every shard: WebSocket connections held,
+// connections still handshaking, connections per user and the rate of new connections per
+// client address. Each check runs before the work it protects (header parsing, JWT
+// verification, a Redis subscription). Thread-safe: atomics for the counts, a short mutex
+// section for the per-user and per-address tables. Knows nothing of Beast.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <boost/asio/ip/address.hpp>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace wsgate {
+
+/// The limits; 0 means unlimited for each.
+struct admission_limits {
+    std::uint64_t max_connections = 0;           // WebSockets held (and upgrades in progress)
+    std::uint32_t max_connections_per_user = 0;  // WebSockets of one user id
+    std::uint32_t max_handshakes = 0;            // accepted sockets not yet upgraded
+    double ip_connect_rate = 0;                  // new connections per second per address
+    std::uint32_t ip_connect_burst = 0;          // bucket size; 0 = one second's worth
+    /// Addresses tracked by the rate limiter before idle ones are forgotten.
+    std::size_t max_tracked_addresses = 65536;
+};
+
+class admission;
+
+/// A counted place (a handshake or a connection): released when destroyed. Move-only; an
+/// empty ticket means the limit was reached.
+class admission_ticket {
+public:
+    admission_ticket() = default;
+    explicit admission_ticket(std::atomic<std::int64_t>* count) noexcept : count_(count) {}
+    admission_ticket(admission_ticket&& o) noexcept : count_(o.count_) { o.count_ = nullptr; }
+    admission_ticket& operator=(admission_ticket&& o) noexcept {
+        if (this != &o) {
+            release();
+            count_ = o.count_;
+            o.count_ = nullptr;
+        }
+        return *this;
+    }
+    admission_ticket(const admission_ticket&) = delete;
+    admission_ticket& operator=(const admission_ticket&) = delete;
+    ~admission_ticket() { release(); }
+
+    explicit operator bool() const noexcept { return count_ != nullptr; }
+    void release() noexcept {
+        if (count_) count_->fetch_sub(1, std::memory_order_relaxed);
+        count_ = nullptr;
+    }
+
+private:
+    std::atomic<std::int64_t>* count_ = nullptr;
+};
+
+/// One connection of a user, counted against the per-user limit until destroyed.
+class user_ticket {
+public:
+    user_ticket() = default;
+    user_ticket(user_ticket&& o) noexcept
+        : owner_(o.owner_), entry_(o.entry_), admitted_(o.admitted_) {
+        o.owner_ = nullptr;
+        o.entry_ = nullptr;
+        o.admitted_ = false;
+    }
+    user_ticket& operator=(user_ticket&& o) noexcept;
+    user_ticket(const user_ticket&) = delete;
+    user_ticket& operator=(const user_ticket&) = delete;
+    ~user_ticket() { release(); }
+
+    /// True when the connection was admitted (also when no per-user limit is set).
+    bool admitted() const noexcept { return admitted_; }
+    void release() noexcept;
+
+private:
+    friend class admission;
+    using entry = std::pair<const std::string, std::uint32_t>;
+    admission* owner_ = nullptr;
+    entry* entry_ = nullptr;  // node of admission::users_; node addresses are stable
+    bool admitted_ = false;
+};
+
+class admission {
+public:
+    using clock = std::chrono::steady_clock;
+
+    explicit admission(admission_limits limits);
+    admission(const admission&) = delete;
+    admission& operator=(const admission&) = delete;
+
+    const admission_limits& limits() const noexcept { return limits_; }
+
+    /// A place for an accepted socket until its upgrade completes; empty at the cap.
+    admission_ticket try_handshake() { return try_acquire(handshakes_, limits_.max_handshakes); }
+    /// A place for a WebSocket, taken before its token is verified; empty at the cap.
+    admission_ticket try_connection() { return try_acquire(connections_, limits_.max_connections); }
+    /// Counts a connection of `user_id`; not admitted() when the user is at the limit.
+    user_ticket try_user(std::string_view user_id);
+    /// Takes one new connection from `peer`'s bucket; false when the address exceeds its
+    /// rate. IPv6 addresses are limited per /64, the block one subscriber usually holds.
+    bool allow_connect(const boost::asio::ip::address& peer, clock::time_point now);
+
+    std::int64_t handshakes() const noexcept { return handshakes_.load(std::memory_order_relaxed); }
+    std::int64_t connections() const noexcept {
+        return connections_.load(std::memory_order_relaxed);
+    }
+    std::size_t tracked_addresses() const;
+
+private:
+    friend class user_ticket;
+    using address_key = std::array<std::uint8_t, 16>;
+    struct address_hash {
+        std::size_t operator()(const address_key& k) const noexcept;
+    };
+    struct bucket {
+        double tokens;
+        clock::time_point updated;
+    };
+    struct string_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
+
+    static admission_ticket try_acquire(std::atomic<std::int64_t>& count, std::uint64_t max);
+    void release_user(user_ticket::entry* e) noexcept;
+    void forget_idle_addresses(clock::time_point now);
+
+    const admission_limits limits_;
+    const double burst_;
+    std::atomic<std::int64_t> handshakes_{0};
+    std::atomic<std::int64_t> connections_{0};
+
+    std::mutex users_mutex_;
+    std::unordered_map<std::string, std::uint32_t, string_hash, std::equal_to<>> users_;
+
+    mutable std::mutex addresses_mutex_;
+    std::unordered_map<address_key, bucket, address_hash> addresses_;
+};
+
+}  // namespace wsgate

@@ -1,0 +1,141 @@
+// Unit tests for the admission limits: counted places are returned when released, the
+// per-user count is shared by every shard's thread, and the per-address rate refills.
+#include "server/admission.hpp"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+#include <vector>
+
+namespace wsgate {
+namespace {
+
+using namespace std::chrono_literals;
+namespace ip = boost::asio::ip;
+
+TEST(Admission, ConnectionCapHoldsAndPlacesReturn) {
+    admission_limits l;
+    l.max_connections = 2;
+    admission a(l);
+    auto t1 = a.try_connection();
+    auto t2 = a.try_connection();
+    EXPECT_TRUE(t1);
+    EXPECT_TRUE(t2);
+    EXPECT_FALSE(a.try_connection());
+    EXPECT_EQ(a.connections(), 2);
+    t1.release();
+    EXPECT_EQ(a.connections(), 1);
+    auto t3 = a.try_connection();
+    EXPECT_TRUE(t3);
+    {
+        auto moved = std::move(t3);
+        EXPECT_FALSE(t3);  // NOLINT: moved-from is empty by contract
+    }
+    EXPECT_EQ(a.connections(), 1);
+}
+
+TEST(Admission, ZeroMeansUnlimited) {
+    admission a(admission_limits{});
+    std::vector<admission_ticket> held;
+    for (int i = 0; i < 1000; ++i) held.push_back(a.try_handshake());
+    for (auto& t : held) EXPECT_TRUE(t);
+    EXPECT_EQ(a.handshakes(), 1000);
+    held.clear();
+    EXPECT_EQ(a.handshakes(), 0);
+    EXPECT_TRUE(a.try_user("alice").admitted());
+    EXPECT_TRUE(a.allow_connect(ip::make_address("127.0.0.1"), admission::clock::now()));
+}
+
+TEST(Admission, PerUserLimitCountsEachUserSeparately) {
+    admission_limits l;
+    l.max_connections_per_user = 2;
+    admission a(l);
+    auto a1 = a.try_user("alice");
+    auto a2 = a.try_user("alice");
+    EXPECT_TRUE(a1.admitted());
+    EXPECT_TRUE(a2.admitted());
+    EXPECT_FALSE(a.try_user("alice").admitted());
+    EXPECT_TRUE(a.try_user("bob").admitted());
+    a1.release();
+    auto a3 = a.try_user("alice");
+    EXPECT_TRUE(a3.admitted());
+    user_ticket moved = std::move(a3);
+    EXPECT_TRUE(moved.admitted());
+    EXPECT_FALSE(a.try_user("alice").admitted());
+}
+
+TEST(Admission, PerUserLimitIsExactUnderConcurrency) {
+    admission_limits l;
+    l.max_connections_per_user = 50;
+    admission a(l);
+    std::atomic<int> admitted{0};
+    std::vector<std::thread> threads;
+    std::vector<std::vector<user_ticket>> held(4);
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 100; ++i) {
+                auto u = a.try_user("shared");
+                if (u.admitted()) {
+                    ++admitted;
+                    held[t].push_back(std::move(u));
+                }
+            }
+        });
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(admitted.load(), 50);
+    held.clear();
+    EXPECT_TRUE(a.try_user("shared").admitted());
+}
+
+TEST(Admission, AddressRateAllowsBurstThenRefills) {
+    admission_limits l;
+    l.ip_connect_rate = 10;
+    l.ip_connect_burst = 3;
+    admission a(l);
+    auto t0 = admission::clock::now();
+    auto peer = ip::make_address("127.0.0.5");
+    EXPECT_TRUE(a.allow_connect(peer, t0));
+    EXPECT_TRUE(a.allow_connect(peer, t0));
+    EXPECT_TRUE(a.allow_connect(peer, t0));
+    EXPECT_FALSE(a.allow_connect(peer, t0));
+    // Another address has its own bucket.
+    EXPECT_TRUE(a.allow_connect(ip::make_address("127.0.0.6"), t0));
+    // 10/s: one token back after 100 ms, not before.
+    EXPECT_FALSE(a.allow_connect(peer, t0 + 50ms));
+    EXPECT_TRUE(a.allow_connect(peer, t0 + 160ms));
+    EXPECT_FALSE(a.allow_connect(peer, t0 + 160ms));
+    // The bucket never holds more than the burst.
+    auto later = t0 + 1h;
+    for (int i = 0; i < 3; ++i) EXPECT_TRUE(a.allow_connect(peer, later));
+    EXPECT_FALSE(a.allow_connect(peer, later));
+}
+
+TEST(Admission, Ipv6IsLimitedPerSlash64AndMappedV4AsV4) {
+    admission_limits l;
+    l.ip_connect_rate = 1;
+    l.ip_connect_burst = 1;
+    admission a(l);
+    auto t0 = admission::clock::now();
+    EXPECT_TRUE(a.allow_connect(ip::make_address("2001:db8:1:2::1"), t0));
+    EXPECT_FALSE(a.allow_connect(ip::make_address("2001:db8:1:2:ffff::9"), t0));  // same /64
+    EXPECT_TRUE(a.allow_connect(ip::make_address("2001:db8:1:3::1"), t0));
+    EXPECT_TRUE(a.allow_connect(ip::make_address("10.0.0.1"), t0));
+    EXPECT_FALSE(a.allow_connect(ip::make_address("::ffff:10.0.0.1"), t0));
+}
+
+TEST(Admission, AddressTableStaysBounded) {
+    admission_limits l;
+    l.ip_connect_rate = 1;
+    l.ip_connect_burst = 1;
+    l.max_tracked_addresses = 100;
+    admission a(l);
+    auto t0 = admission::clock::now();
+    for (unsigned i = 0; i < 1000; ++i)
+        a.allow_connect(ip::address_v4(0x0a000000u + i), t0 + std::chrono::seconds(i / 50));
+    EXPECT_LE(a.tracked_addresses(), 100u);
+    // A refilled address is forgotten, not refused.
+    EXPECT_TRUE(a.allow_connect(ip::address_v4(0x0a000000u), t0 + 1h));
+}
+
+}  // namespace
+}  // namespace wsgate
