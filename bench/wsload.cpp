@@ -34,15 +34,20 @@
 //            the client records receive − publish (same machine, same clock). Reports
 //            p50/p90/p99/p99.9/max. The publish side and the receive side share this one
 //            thread, so the figures include up to one loop turn of the generator.
+//   soak     hold --connections for --duration seconds while publishing at a steady --rate,
+//            closing and reopening --churn connections a second and keeping --slow-readers
+//            stalling connections; verify delivery per user sequence number and sample the
+//            gateway's RSS, open descriptors and /metrics; report start/end/max, drift, slope
+//            and whether they stayed flat (the `soak` class below; driver: bench/soak.sh).
 //
 // Limits. This machine caps every process at 20,000 open files, so one wsgate-load refuses
 // more than 19,500 connections; run several processes with disjoint --user-offset ranges for
 // more (no cross-process coordination yet: merge their JSON lines by hand). Only 127/8
 // addresses are accepted for the gateway, Redis and the source addresses.
 //
-// Output. One JSON line on stdout with every parameter and result (machine-readable), and a
-// short human table on stderr. Exit status 0 when the run completed (check "lost" and
-// "failures"), 1 on a setup error, 2 on bad flags.
+// Output. One JSON line on stdout with every parameter and result (machine-readable; soak
+// first prints one line per sample), and a short human table on stderr. Exit status 0 when
+// the run completed (check "lost" and "failures"), 1 on a setup error, 2 on bad flags.
 #include <arpa/inet.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
@@ -1210,8 +1215,9 @@ int load::run() {
 //   sample    at t = 0 and every --sample-interval: the gateway's VmRSS and open descriptors
 //             (/proc/<pid>/status, /proc/<pid>/fd, summed over --gateway-pid), its /metrics
 //             (wsgate_connections, wsgate_queued_bytes, wsgate_closes_total{cause=
-//             "slow_consumer"}), Redis INFO (used_memory, connected_clients), the generator's
-//             own RSS and descriptors, and the run's counters; one JSON line each on stdout.
+//             "slow_consumer"}, wsgate_redis_reconnects_total), Redis INFO (used_memory,
+//             connected_clients), the generator's own RSS and descriptors, and the run's counters;
+//             one JSON line each on stdout.
 // Result: start (t = 0), end, max, drift (end − start) and the least-squares slope over the
 // samples after --warmup, for RSS and for descriptors, and the verdict. "Flat" = the RSS slope
 // is below --rss-slope-limit-pct % of the start RSS per 10 minutes, and the descriptors at the
@@ -1740,8 +1746,9 @@ void soak::take_sample(double t) {
     auto rss = sum_over(o_.gateway_pids, rss_kb);
     auto fds = sum_over(o_.gateway_pids, fd_count);
     auto metrics = scrape_metrics(server_);
-    std::optional<double> conns, queued, slow_closes;
+    std::optional<double> conns, queued, slow_closes, redis_reconnects;
     if (metrics) {
+        redis_reconnects = metric_sum(*metrics, "wsgate_redis_reconnects_total");
         conns = metric_sum(*metrics, "wsgate_connections");
         queued = metric_sum(*metrics, "wsgate_queued_bytes");
         slow_closes =
@@ -1764,6 +1771,7 @@ void soak::take_sample(double t) {
         {"wsgate_connections", opt_json(conns)},
         {"wsgate_queued_bytes", opt_json(queued)},
         {"wsgate_slow_consumer_closes", opt_json(slow_closes)},
+        {"wsgate_redis_reconnects", opt_json(redis_reconnects)},
         {"redis_used_memory", opt_json(redis_mem)},
         {"redis_connected_clients", opt_json(redis_clients)},
         {"loadgen_rss_kb", opt_json(rss_kb(getpid()))},

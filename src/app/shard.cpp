@@ -1,6 +1,8 @@
 // Shard wiring: hub ⇄ subscriber, message parsing once per shard, shutdown order.
 #include "app/shard.hpp"
 
+#include <algorithm>
+
 #include "redis/channel.hpp"
 #include "server/listener.hpp"
 #include "util/log.hpp"
@@ -30,7 +32,8 @@ shard::shard(std::size_t index, const config& cfg, const auth::verifier_store& v
       ioc_(std::make_unique<io_context_t>(1)),
       hub_(*this),
       subscriber_(ioc_->get_executor(), subscriber_options_for(cfg, index), *this, metrics_),
-      ctx_{cfg, verifiers, registry, stopping, metrics_, hub_, admission, origins} {}
+      ctx_{cfg, verifiers, registry, stopping, metrics_, hub_, admission, origins},
+      sweep_timer_(ioc_->get_executor()) {}
 
 shard::~shard() {
     // After an orderly stop there is nothing pending. After a forced one, handlers still own
@@ -39,6 +42,7 @@ shard::~shard() {
     // itself goes last, after every I/O object of this shard.
     subscriber_.stop();
     if (listener_) listener_->stop();
+    sweep_timer_.cancel();
     ioc_->destroy_pending_handlers();
 }
 
@@ -46,15 +50,35 @@ void shard::start(tcp::acceptor acceptor) {
     listener_ = std::make_shared<listener>(std::move(acceptor), ctx_);
     listener_->run();
     subscriber_.run();
+    sweep();
 }
 
 void shard::run() { ioc_->run(); }
+
+std::chrono::milliseconds shard::sweep_interval(const config& cfg) {
+    using std::chrono::milliseconds;
+    if (cfg.ping_interval.count() == 0) return milliseconds(1000);
+    return std::clamp(cfg.ping_interval / 4, milliseconds(50), milliseconds(1000));
+}
+
+void shard::sweep() {
+    sweep_timer_.expires_after(sweep_interval(cfg_));
+    sweep_timer_.async_wait([this](error_code ec) {
+        if (ec || ctx_.shutting_down) return;
+        // One pass over the shard's connections instead of a timer wait pending on each:
+        // at 100k connections a pass costs a few milliseconds a second.
+        const sweep_time t{std::chrono::steady_clock::now(), std::chrono::system_clock::now()};
+        for (auto it = ctx_.connections.begin(); it != ctx_.connections.end();) (it++)->tick(t);
+        sweep();
+    });
+}
 
 void shard::begin_shutdown() {
     log::info("shard_stopping", {{"shard", static_cast<long long>(index_)},
                                  {"sessions", static_cast<long long>(hub_.sessions())}});
     ctx_.shutting_down = true;
     if (listener_) listener_->stop();
+    sweep_timer_.cancel();
     // Sessions unlink themselves only when destroyed, which never happens inside
     // shutdown(): their handlers still own them.
     for (auto it = ctx_.connections.begin(); it != ctx_.connections.end();) (it++)->shutdown();

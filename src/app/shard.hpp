@@ -43,7 +43,13 @@ public:
     void on_subscribed(std::string_view channel) override;
     void on_link_down() override;
 
+    /// How often the shard sweeps its connections: a quarter of --ping-interval, at most a
+    /// second (the precision of token expiry), at least 50 ms.
+    static std::chrono::milliseconds sweep_interval(const config& cfg);
+
 private:
+    void sweep();
+
     std::size_t index_;
     const config& cfg_;
     shard_metrics& metrics_;
@@ -58,6 +64,8 @@ private:
     redis::subscriber subscriber_;
     server_context ctx_;
     std::shared_ptr<listener> listener_;
+    // One timer for every connection's keepalive and token expiry (see sweep()).
+    net::steady_timer sweep_timer_;
 };
 
 }  // namespace wsgate

@@ -43,7 +43,7 @@ std::vector<std::string> key_files(const jwt_options& options) {
 verifier_store::verifier_store(jwt_options options)
     : options_(std::move(options)), files_(key_files(options_)) {
     seen_ = identify_all();
-    current_.store(std::make_shared<const jwt_verifier>(options_), std::memory_order_release);
+    current_ = std::make_shared<const jwt_verifier>(options_);
 }
 
 std::vector<file_identity> verifier_store::identify_all() const {
@@ -58,7 +58,11 @@ verifier_store::reload_result verifier_store::reload() {
     reload_result out;
     try {
         auto next = std::make_shared<const jwt_verifier>(options_);
-        current_.store(std::move(next), std::memory_order_release);
+        {
+            std::lock_guard lock(mutex_);
+            current_.swap(next);
+        }
+        // `next` now holds the old verifier; it is freed here or by the last check using it.
         out.ok = true;
     } catch (const std::exception& e) {
         // A bad file (std::invalid_argument), OpenSSL failing to key an HMAC, or memory: the

@@ -11,10 +11,8 @@ user_ticket& user_ticket::operator=(user_ticket&& o) noexcept {
         release();
         owner_ = o.owner_;
         entry_ = o.entry_;
-        admitted_ = o.admitted_;
         o.owner_ = nullptr;
         o.entry_ = nullptr;
-        o.admitted_ = false;
     }
     return *this;
 }
@@ -23,7 +21,6 @@ void user_ticket::release() noexcept {
     if (owner_ && entry_) owner_->release_user(entry_);
     owner_ = nullptr;
     entry_ = nullptr;
-    admitted_ = false;
 }
 
 admission::admission(admission_limits limits)
@@ -43,7 +40,7 @@ admission_ticket admission::try_acquire(std::atomic<std::int64_t>& count, std::u
 user_ticket admission::try_user(std::string_view user_id) {
     user_ticket t;
     if (limits_.max_connections_per_user == 0) {
-        t.admitted_ = true;  // nothing to count
+        t.owner_ = this;  // admitted; nothing to count
         return t;
     }
     std::lock_guard lock(users_mutex_);
@@ -53,7 +50,6 @@ user_ticket admission::try_user(std::string_view user_id) {
     ++it->second;
     t.owner_ = this;
     t.entry_ = &*it;
-    t.admitted_ = true;
     return t;
 }
 

@@ -63,11 +63,9 @@ private:
 class user_ticket {
 public:
     user_ticket() = default;
-    user_ticket(user_ticket&& o) noexcept
-        : owner_(o.owner_), entry_(o.entry_), admitted_(o.admitted_) {
+    user_ticket(user_ticket&& o) noexcept : owner_(o.owner_), entry_(o.entry_) {
         o.owner_ = nullptr;
         o.entry_ = nullptr;
-        o.admitted_ = false;
     }
     user_ticket& operator=(user_ticket&& o) noexcept;
     user_ticket(const user_ticket&) = delete;
@@ -75,15 +73,14 @@ public:
     ~user_ticket() { release(); }
 
     /// True when the connection was admitted (also when no per-user limit is set).
-    bool admitted() const noexcept { return admitted_; }
+    bool admitted() const noexcept { return owner_ != nullptr; }
     void release() noexcept;
 
 private:
     friend class admission;
     using entry = std::pair<const std::string, std::uint32_t>;
-    admission* owner_ = nullptr;
-    entry* entry_ = nullptr;  // node of admission::users_; node addresses are stable
-    bool admitted_ = false;
+    admission* owner_ = nullptr;  // set when admitted
+    entry* entry_ = nullptr;      // node of admission::users_ (stable); null when not counted
 };
 
 class admission {

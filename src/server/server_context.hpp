@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <boost/intrusive/list.hpp>
+#include <chrono>
 
 #include "auth/verifier_store.hpp"
 #include "config/config.hpp"
@@ -18,11 +19,21 @@ namespace wsgate {
 using closable_hook =
     boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
 
+/// The shard's clock reading for one sweep over its connections.
+struct sweep_time {
+    std::chrono::steady_clock::time_point now;
+    std::chrono::system_clock::time_point wall;  // for token expiry (`exp` is wall time)
+};
+
 /// A connection the shard can close at shutdown. It unlinks itself on destruction.
 class closable : public closable_hook {
 public:
     /// Begins closing (1001 for WebSockets); completes asynchronously. Shard thread only.
     virtual void shutdown() = 0;
+    /// Called by the shard's periodic sweep (see shard::sweep_interval): keepalive pings and
+    /// token expiry live here instead of in a timer per connection. Must not destroy the
+    /// connection or unlink it synchronously.
+    virtual void tick(const sweep_time&) {}
 
 protected:
     ~closable() = default;

@@ -53,18 +53,15 @@ void ws_session::run(request req, result<auth::verified_token> auth, admission_t
     slot_ = std::move(slot);
 
     const auto& cfg = ctx_.cfg;
+    // Beast's timer bounds only the opening and closing handshakes. Keepalive is the shard's
+    // sweep (tick()): Beast's idle timeout keeps a timer wait pending on every connection,
+    // which cost ~650 bytes each here.
     websocket::stream_base::timeout t{};
     t.handshake_timeout = cfg.handshake_timeout;
-    if (cfg.ping_interval.count() > 0) {
-        // Beast pings after half the idle timeout without traffic, and drops the peer after
-        // the whole of it: so a ping every interval, and a peer gone after two.
-        t.idle_timeout = 2 * cfg.ping_interval;
-        t.keep_alive_pings = true;
-    } else {
-        t.idle_timeout = websocket::stream_base::none();
-        t.keep_alive_pings = false;
-    }
+    t.idle_timeout = websocket::stream_base::none();
+    t.keep_alive_pings = false;
     ws_.set_option(t);
+    ws_.control_callback([this](websocket::frame_type, beast::string_view) { heard_ = true; });
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(http::field::server, "wsgate"); }));
     ws_.read_message_max(cfg.max_client_message_bytes);
@@ -164,25 +161,45 @@ void ws_session::on_accept(error_code ec) {
     do_read();
     if (close_code_ != 0) return do_close();
     if (ctx_.shutting_down) return close(close_codes::going_away, close_codes::reason_shutdown);
-    arm_expiry();
+    idle_since_ = std::chrono::steady_clock::now();
     if (!queue_.empty()) do_write();
 }
 
-void ws_session::arm_expiry() {
-    using clock = std::chrono::system_clock;
-    if (expires_at_ == clock::time_point::max()) return;
-    // The token's clock is the wall clock, the timer's is steady: wait at most an hour at a
-    // time and look at the wall clock again, so a clock step cannot stretch a token's life.
-    constexpr std::chrono::steady_clock::duration max_wait = std::chrono::hours(1);
-    auto left =
-        std::chrono::duration_cast<std::chrono::steady_clock::duration>(expires_at_ - clock::now());
-    timer_.expires_after(std::clamp(left, std::chrono::steady_clock::duration::zero(), max_wait));
-    timer_.async_wait([self = shared_from_this()](error_code ec) {
-        if (ec || self->close_code_ != 0) return;
-        if (clock::now() < self->expires_at_) return self->arm_expiry();
-        self->ctx_.metrics.count_close(close_cause::token_expired);
-        log::debug("token_expired", {{"user", self->user_id_}});
-        self->close(close_codes::policy_violation, close_codes::reason_token_expired);
+void ws_session::tick(const sweep_time& t) {
+    if (phase_ != phase::open || close_code_ != 0 || overflowed_) return;
+    // Wall clock, read on every sweep: a clock step cannot stretch a token's life.
+    if (t.wall >= expires_at_) {
+        ctx_.metrics.count_close(close_cause::token_expired);
+        log::debug("token_expired", {{"user", user_id_}});
+        return close(close_codes::policy_violation, close_codes::reason_token_expired);
+    }
+    const auto interval = ctx_.cfg.ping_interval;
+    if (interval.count() == 0) return;
+    if (heard_) {
+        heard_ = false;
+        ping_unanswered_ = false;
+        idle_since_ = t.now;
+    }
+    // A ping after one interval of silence; the peer is gone after two.
+    const auto idle = t.now - idle_since_;
+    if (ping_unanswered_ && idle >= 2 * interval) {
+        ctx_.metrics.count_close(close_cause::ping_timeout);
+        log::debug("ping_timeout", {{"user", user_id_}});
+        return abandon();
+    }
+    if (!ping_unanswered_ && idle >= interval) send_ping();
+}
+
+void ws_session::send_ping() {
+    if (ping_in_flight_ || close_sent_) return;
+    ping_in_flight_ = true;
+    ping_unanswered_ = true;
+    ws_.async_ping({}, [self = shared_from_this()](error_code) {
+        self->ping_in_flight_ = false;
+        if (self->close_after_ping_) {
+            self->close_after_ping_ = false;
+            self->do_close();
+        }
     });
 }
 
@@ -194,15 +211,14 @@ void ws_session::do_read() {
 }
 
 void ws_session::on_read(error_code ec, std::size_t) {
+    heard_ = true;
     if (ec) {
-        // The connection is over: the expiry wait must not keep this session alive.
-        timer_.cancel();
+        timer_.cancel();  // the close deadline, if armed: nothing is left to wait for
         // closed: the close handshake finished. message_too_big, bad UTF-8 and other
-        // protocol errors: Beast has already sent 1009/1007/1002. timeout: no pong.
-        if (ec == beast::error::timeout)
-            ctx_.metrics.count_close(close_cause::ping_timeout);
-        else if (ec != websocket::error::closed && ec != net::error::operation_aborted &&
-                 ec != net::error::eof && ec != net::error::connection_reset)
+        // protocol errors: Beast has already sent 1009/1007/1002. operation_aborted: we
+        // cut the socket (abandon()) and counted why.
+        if (ec != websocket::error::closed && ec != net::error::operation_aborted &&
+            ec != net::error::eof && ec != net::error::connection_reset)
             ctx_.metrics.count_close(close_cause::client_protocol);
         return;
     }
@@ -249,15 +265,8 @@ void ws_session::on_write(error_code ec, std::size_t n) {
     inflight_.reset();
     if (ec) {
         // The peer is gone. Stop taking messages now rather than when the read notices
-        // (without pings a half-open socket may never fail a read): leave the hub, drop
-        // the backlog and close the socket, which ends the pending read.
-        overflowed_ = true;
-        leave_hub();
-        drop_queue();
-        timer_.cancel();
-        error_code ignored;
-        ws_.next_layer().close(ignored);
-        return;
+        // (without pings a half-open socket may never fail a read).
+        return abandon();
     }
     shard_metrics::inc(ctx_.metrics.messages_delivered_total);
     shard_metrics::inc(ctx_.metrics.bytes_sent_total, n);
@@ -266,6 +275,16 @@ void ws_session::on_write(error_code ec, std::size_t n) {
         return do_close();
     }
     if (!queue_.empty()) do_write();
+}
+
+void ws_session::abandon() {
+    // Leave the hub, drop the backlog and close the socket, which ends the pending read.
+    overflowed_ = true;
+    leave_hub();
+    drop_queue();
+    timer_.cancel();
+    error_code ignored;
+    ws_.next_layer().close(ignored);
 }
 
 void ws_session::shutdown() {
@@ -307,8 +326,12 @@ void ws_session::close(std::uint16_t code, std::string_view reason) {
 
 void ws_session::do_close() {
     if (close_sent_) return;
+    if (ping_in_flight_) {
+        // Beast allows one ping or close at a time; the ping's completion closes.
+        close_after_ping_ = true;
+        return;
+    }
     close_sent_ = true;
-    timer_.cancel();  // the token-expiry wait, if armed
     leave_hub();
     // Beast bounds the close handshake with the handshake timeout set in run(); the
     // pending read completes with `closed` once the client answers.

@@ -37,6 +37,9 @@ public:
     void deliver(const message_ptr& msg) override;
     void subscribed() override;
     void shutdown() override;
+    /// Keepalive (ping after --ping-interval without a frame from the peer, drop after
+    /// twice that) and token expiry.
+    void tick(const sweep_time& t) override;
 
 private:
     enum class phase : std::uint8_t { waiting, accepting, open };
@@ -48,8 +51,10 @@ private:
     void do_write();
     void on_write(error_code ec, std::size_t n);
     void on_subscribe_timeout(error_code ec);
-    /// Waits for the token's exp + leeway, then closes with 1008 "token expired".
-    void arm_expiry();
+    void send_ping();
+    /// The peer stopped answering, or a write failed: stop taking messages and cut the
+    /// socket, which ends the pending read.
+    void abandon();
     /// Idempotent. Sends a close frame once pending writes allow; nothing is written after.
     void close(std::uint16_t code, std::string_view reason);
     void do_close();
@@ -66,10 +71,12 @@ private:
     // exp + leeway; max() when the token has no exp or expiry is not enforced.
     std::chrono::system_clock::time_point expires_at_ =
         std::chrono::system_clock::time_point::max();
+    // Start of the current silence from the peer, as of the last sweep that saw a frame.
+    std::chrono::steady_clock::time_point idle_since_{};
     send_queue queue_;
-    message_ptr inflight_;            // the frame being written
-    net::steady_timer timer_;         // subscribe wait, token expiry, then the close deadline
-    std::array<char, 128> read_buf_;  // client data is read and discarded
+    message_ptr inflight_;           // the frame being written
+    net::steady_timer timer_;        // subscribe wait, then the close deadline
+    std::array<char, 32> read_buf_;  // client data is read and discarded
     std::string_view close_reason_;
     std::uint16_t close_code_ = 0;  // set once closing; 0 while open
     phase phase_ = phase::waiting;
@@ -78,6 +85,10 @@ private:
     bool writing_ = false;
     bool close_sent_ = false;
     bool overflowed_ = false;
+    bool heard_ = false;            // a frame arrived since the last sweep
+    bool ping_unanswered_ = false;  // we pinged and have heard nothing since
+    bool ping_in_flight_ = false;   // async_ping pending: no close may start meanwhile
+    bool close_after_ping_ = false;
 };
 
 }  // namespace wsgate
