@@ -191,8 +191,9 @@ TEST(Config, AdmissionLimitDefaults) {
     const auto& c = p.out.cfg;
     rlimit rl{};
     ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 256)
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 256) {
         EXPECT_EQ(c.max_connections, rl.rlim_cur - 128);  // auto
+    }
     EXPECT_EQ(c.max_connections_per_user, 100u);
     EXPECT_EQ(c.max_handshakes, 1024u);
     EXPECT_EQ(c.ip_connect_rate, 0.0);
