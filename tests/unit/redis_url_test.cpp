@@ -130,6 +130,14 @@ TEST(RedisUrl, RejectsMalformedSyntax) {
     }
 }
 
+TEST(RedisUrl, RejectsABadByteRightAfterTheScheme) {
+    // Found by fuzz_redis_url: Boost.URL 1.81 asserts on these in a debug build of the
+    // library (it counts a segment in the empty path); the release library fails the parse.
+    for (const char* bad : {"redis:\xba", "rediss:\x01", "t:\xba"}) {
+        EXPECT_EQ(parse_redis_url(bad).error(), errc::invalid_url) << bad;
+    }
+}
+
 TEST(RedisUrl, RedactedUrlDropsCredentials) {
     const auto e = parse_ok("redis://alice:topsecret@cache:6380/3");
     const std::string text = redacted_url(e);
