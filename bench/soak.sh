@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317  # stop_pid and cleanup are called from the EXIT trap
 # bench/soak.sh: a long run of the gateway under steady load, churn and slow readers, showing
 # whether its memory and descriptors stay flat.
 #
@@ -26,6 +27,8 @@
 #   GW_CPU=0 LOAD_CPU=1    cores for the gateway, and for the load generator and Redis
 #   GW_THREADS=1           gateway shards
 #   GW_ARGS=""             extra gateway flags
+#   GW_ENV=""              extra environment of the gateway only, e.g.
+#                          GW_ENV=LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 #   LOAD_ARGS=""           extra wsgate-load soak flags
 #   OUT=""                 directory for soak.jsonl (samples + summary), soak.txt (table),
 #                          gateway.log, redis.log, run.txt (machine, commands); a temporary
@@ -57,6 +60,7 @@ GW_CPU=${GW_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 GW_THREADS=${GW_THREADS:-1}
 GW_ARGS=${GW_ARGS:-}
+GW_ENV=${GW_ENV:-}
 LOAD_ARGS=${LOAD_ARGS:-}
 OUT=${OUT:-}
 SECRET=${SECRET:-wsgate-bench-secret-0123456789abcdef0123456789}
@@ -112,8 +116,8 @@ REDIS_URL=redis://127.0.0.1:$REDIS_PORT
 # --- gateway ----------------------------------------------------------------------------------
 GW_LOG=$WORK/gateway.log
 # shellcheck disable=SC2086
-taskset -c "$GW_CPU" "$GATEWAY" --listen 127.0.0.1:0 --threads "$GW_THREADS" --redis-url "$REDIS_URL" \
-  --jwt-secret "$SECRET" $GW_ARGS 2>"$GW_LOG" &
+env $GW_ENV taskset -c "$GW_CPU" "$GATEWAY" --listen 127.0.0.1:0 --threads "$GW_THREADS" \
+  --redis-url "$REDIS_URL" --jwt-secret "$SECRET" $GW_ARGS 2>"$GW_LOG" &
 GW_PID=$!
 GW_PORT=""
 for _ in $(seq 100); do
@@ -141,7 +145,7 @@ args+=($LOAD_ARGS)
   echo "versions: $(redis-server --version | cut -d' ' -f1-3), hiredis $(pkg-config --modversion hiredis 2>/dev/null || echo '?'), boost $(grep -m1 'define BOOST_LIB_VERSION' /usr/include/boost/version.hpp | cut -d'"' -f2)"
   echo "tree: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') + $(git -C "$ROOT" status --porcelain 2>/dev/null | wc -l) uncommitted paths"
   echo "\$ taskset -c $LOAD_CPU redis-server --port $REDIS_PORT --bind 127.0.0.1 --save \"\" --appendonly no --loglevel warning"
-  echo "\$ taskset -c $GW_CPU $GATEWAY --listen 127.0.0.1:0 --threads $GW_THREADS --redis-url $REDIS_URL --jwt-secret \$SECRET $GW_ARGS   # pid $GW_PID, port $GW_PORT"
+  echo "\$ ${GW_ENV:+$GW_ENV }taskset -c $GW_CPU $GATEWAY --listen 127.0.0.1:0 --threads $GW_THREADS --redis-url $REDIS_URL --jwt-secret \$SECRET $GW_ARGS   # pid $GW_PID, port $GW_PORT"
   echo "\$ taskset -c $LOAD_CPU $LOADGEN soak ${args[*]}" | sed "s/$SECRET/\$SECRET/"
 } | tee "$WORK/run.txt" >&2
 
