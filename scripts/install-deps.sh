@@ -11,7 +11,12 @@ packages=(
   redis-server
   python3 python3-websockets python3-redis python3-pytest python3-jwt
   clang libclang-rt-14-dev llvm  # make fuzz, make test-sanitize: runtimes, llvm-symbolizer
+  chromium  # tests/e2e: the demo page in headless Chromium
 )
+# tests/e2e runs on Node.js 20+ with npm; Debian 12's own nodejs is 18, so an existing
+# (newer) installation is kept and Debian's is installed only when there is none.
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -20,14 +25,28 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
 
-echo "wsgate: installing ${missing[*]}" >&2
-sudo=""
-if [[ $(id -u) -ne 0 ]]; then
-  command -v sudo >/dev/null || { echo "wsgate: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
-  sudo="sudo"
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "wsgate: installing ${missing[*]}" >&2
+  sudo=""
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || { echo "wsgate: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+    sudo="sudo"
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# playwright-core for tests/e2e, at the version package-lock.json pins; again only when the
+# lock file changed since the last install.
+e2e="$(dirname "$0")/../tests/e2e"
+if [[ ! -e $e2e/node_modules/.package-lock.json || $e2e/package-lock.json -nt $e2e/node_modules/.package-lock.json ]]; then
+  node_major=$(node -p 'process.versions.node.split(".")[0]')
+  if [[ $node_major -lt 20 ]]; then
+    echo "wsgate: tests/e2e needs Node.js 20 or newer (found $(node --version)); the demo page test will be skipped" >&2
+  else
+    echo "wsgate: installing tests/e2e's npm packages" >&2
+    (cd "$e2e" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+fi

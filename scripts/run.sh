@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: a local gateway for trying wsgate out. Starts redis-server on a free port
-# unless WSGATE_REDIS_URL is set, starts the gateway, prints a demo token, a connection URL
-# and a publish command, and stops what it started on Ctrl-C.
+# unless WSGATE_REDIS_URL is set, starts the gateway in demo mode (the page at / for loopback
+# clients), prints the page's URL, a demo token, a connection URL and a publish command, and
+# stops what it started on Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD:-build}
@@ -38,7 +39,7 @@ if [[ -z ${WSGATE_JWT_SECRET:-} && -z ${WSGATE_JWT_SECRET_FILE:-} && -z ${WSGATE
 fi
 export WSGATE_LISTEN=${WSGATE_LISTEN:-127.0.0.1:8080}
 
-"$build/wsgate" &
+"$build/wsgate" --demo true &
 gw=$!
 pids+=($gw)
 host=${WSGATE_LISTEN%:*}; [[ $host == 0.0.0.0 ]] && host=127.0.0.1
@@ -64,6 +65,7 @@ fi
 cat <<TXT
 
 wsgate is running on ws://$host:$gport  (Ctrl-C stops it and the Redis it started)
+  page:     http://$host:$gport/   (demo mode: open it in a browser on this machine)
   user:     $user
   token:    ${token:-<mint one with your own key>}
   connect:  ws://$host:$gport/ws/v1/status/$user?token=${token:-TOKEN}

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "app/shard.hpp"
+#include "server/demo.hpp"
 #include "server/listener.hpp"
 #include "util/log.hpp"
 
@@ -35,10 +36,17 @@ gateway::gateway(config cfg)
     if (!cfg_.jwt.secret.empty() && cfg_.jwt.secret.size() < 32)
         log::warn("jwt_secret_short",
                   {{"bytes", cfg_.jwt.secret.size()}, {"advice", "use at least 32 random bytes"}});
+    if (cfg_.demo) {
+        log::warn("demo_mode", {{"note", "demo endpoints enabled; not for production"},
+                                {"access", "loopback clients only"}});
+        // The publisher speaks plain redis:// only; /demo/publish answers 501 otherwise.
+        if (!cfg_.redis.tls)
+            demo_ = std::make_unique<demo_publisher>(cfg_.redis, cfg_.redis_timeout);
+    }
     auto address = net::ip::make_address(cfg_.listen_host);
     for (std::size_t i = 0; i < cfg_.threads; ++i)
         shards_.push_back(std::make_unique<shard>(i, cfg_, verifiers_, registry_, stopping_,
-                                                  admission_, origins_));
+                                                  admission_, origins_, demo_.get()));
 
     // The first shard binds (possibly to port 0); the others join the same port.
     std::vector<tcp::acceptor> acceptors;

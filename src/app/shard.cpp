@@ -25,7 +25,7 @@ redis::subscriber_options subscriber_options_for(const config& cfg, std::size_t 
 
 shard::shard(std::size_t index, const config& cfg, const auth::verifier_store& verifiers,
              metrics_registry& registry, const std::atomic<bool>& stopping, admission& admission,
-             const origin_policy& origins)
+             const origin_policy& origins, demo_publisher* demo)
     : index_(index),
       cfg_(cfg),
       metrics_(registry.shard(index)),
@@ -33,7 +33,9 @@ shard::shard(std::size_t index, const config& cfg, const auth::verifier_store& v
       hub_(*this),
       subscriber_(ioc_->get_executor(), subscriber_options_for(cfg, index), *this, metrics_),
       ctx_{cfg, verifiers, registry, stopping, metrics_, hub_, admission, origins},
-      sweep_timer_(ioc_->get_executor()) {}
+      sweep_timer_(ioc_->get_executor()) {
+    ctx_.demo = demo;
+}
 
 shard::~shard() {
     // After an orderly stop there is nothing pending. After a forced one, handlers still own

@@ -97,8 +97,8 @@ std::uint32_t count_flag(const std::string& flag, const std::string& text,
         used = 0;
     }
     if (used != text.size() || text.empty() || text.front() == '-' || n > max)
-        throw bad_setting(flag, "'" + text + "' is not a number between 0 and " +
-                                    std::to_string(max));
+        throw bad_setting(flag,
+                          "'" + text + "' is not a number between 0 and " + std::to_string(max));
     return static_cast<std::uint32_t>(n);
 }
 
@@ -233,6 +233,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     std::string ip_connect_burst = "0";
     std::string allowed_origins;
     std::string close_on_token_expiry = "true";
+    std::string demo = "false";
     std::string invalid_utf8 = "drop";
     std::string log_format = "text";
     std::string log_level = "info";
@@ -327,6 +328,10 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     opt("--close-on-token-expiry", close_on_token_expiry,
         "close with 1008 when the token's exp + leeway passes: true or false")
         ->capture_default_str();
+    opt("--demo", demo,
+        "serve the demo page at / and its token and publish endpoints to loopback clients: "
+        "true or false (not for production)")
+        ->capture_default_str();
     opt("--invalid-utf8", invalid_utf8, "payloads that are not UTF-8: drop (counted) or binary")
         ->capture_default_str();
     opt("--log-format", log_format, "text or json")->capture_default_str();
@@ -409,6 +414,13 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         else
             throw bad_setting("--close-on-token-expiry",
                               "'" + close_on_token_expiry + "' is not true or false");
+
+        if (demo == "true")
+            cfg.demo = true;
+        else if (demo == "false")
+            cfg.demo = false;
+        else
+            throw bad_setting("--demo", "'" + demo + "' is not true or false");
 
         if (invalid_utf8 == "drop")
             cfg.invalid_utf8 = invalid_utf8_policy::drop;

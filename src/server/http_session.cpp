@@ -5,6 +5,8 @@
 #include <chrono>
 
 #include "auth/authorize.hpp"
+#include "server/demo.hpp"
+#include "server/demo_page.hpp"
 #include "server/routes.hpp"
 #include "server/ws_session.hpp"
 #include "util/log.hpp"
@@ -74,6 +76,11 @@ void http_session::handle(http::request<http::empty_body>&& req) {
     bool get = req.method() == http::verb::get || req.method() == http::verb::head;
     head_ = req.method() == http::verb::head;
 
+    const bool demo_route = r.kind == route_kind::demo_page || r.kind == route_kind::demo_script ||
+                            r.kind == route_kind::demo_style || r.kind == route_kind::demo_token ||
+                            r.kind == route_kind::demo_publish;
+    if (demo_route && !ctx_.cfg.demo) r.kind = route_kind::not_found;  // as if never there
+
     switch (r.kind) {
         case route_kind::bad_target:
             ctx_.metrics.count_http_reject(http_reject::bad_request);
@@ -96,6 +103,12 @@ void http_session::handle(http::request<http::empty_body>&& req) {
             }
             return respond(http::status::ok, ctx_.registry.render(), keep,
                            "text/plain; version=0.0.4; charset=utf-8");
+        case route_kind::demo_page:
+        case route_kind::demo_script:
+        case route_kind::demo_style:
+        case route_kind::demo_token:
+        case route_kind::demo_publish:
+            return handle_demo(r, req, keep);
         case route_kind::status:
             break;
     }
@@ -137,6 +150,98 @@ void http_session::handle(http::request<http::empty_body>&& req) {
     stream_.expires_never();
     auto ws = std::make_shared<ws_session>(stream_.release_socket(), ctx_);
     ws->run(std::move(req), std::move(auth), std::move(handshake_), std::move(slot));
+}
+
+// --demo only. The "admin-only" rule of the demo endpoints is: loopback peers, asking for a
+// loopback Host, from no Origin or their own. The page is under the same rule, since it is
+// useless without them.
+void http_session::handle_demo(const route& r, const http::request<http::empty_body>& req,
+                               bool keep) {
+    constexpr std::string_view json = "application/json";
+    error_code ec;
+    const auto peer = stream_.socket().remote_endpoint(ec);
+    if (ec || !is_loopback_peer(peer.address()))
+        return respond(http::status::forbidden,
+                       demo_error_json("demo endpoints answer loopback clients only"), keep, json);
+    if (!demo_request_same_host(req[http::field::host], req[http::field::origin]))
+        return respond(http::status::forbidden,
+                       demo_error_json("demo endpoints answer requests for a loopback host from "
+                                       "the demo page only"),
+                       keep, json);
+    const http::verb method = req.method();
+
+    const bool post = r.kind == route_kind::demo_publish;
+    const bool allowed =
+        post ? method == http::verb::post : method == http::verb::get || method == http::verb::head;
+    if (!allowed) {
+        ctx_.metrics.count_http_reject(http_reject::method_not_allowed);
+        respond(http::status::method_not_allowed, demo_error_json("method not allowed"), keep,
+                json);
+        res_->set(http::field::allow, post ? "POST" : "GET, HEAD");
+        return;
+    }
+    auto secure = [this] {
+        res_->set("X-Content-Type-Options", "nosniff");
+        res_->set("Referrer-Policy", "no-referrer");
+        res_->set(http::field::x_frame_options, "DENY");
+    };
+    switch (r.kind) {
+        case route_kind::demo_page:
+            respond(http::status::ok, std::string(demo_page_html()), keep,
+                    "text/html; charset=utf-8");
+            res_->set("Content-Security-Policy", demo_page_csp);
+            return secure();
+        case route_kind::demo_script:
+            respond(http::status::ok, std::string(demo_page_script()), keep,
+                    "text/javascript; charset=utf-8");
+            return secure();
+        case route_kind::demo_style:
+            respond(http::status::ok, std::string(demo_page_style()), keep,
+                    "text/css; charset=utf-8");
+            return secure();
+        default:
+            break;
+    }
+    if (auto problem = demo_request_problem(r); !problem.empty()) {
+        ctx_.metrics.count_http_reject(http_reject::bad_request);
+        respond(http::status::bad_request, demo_error_json(problem), keep, json);
+        return secure();
+    }
+    if (r.kind == route_kind::demo_token) {
+        auto token = mint_demo_token(ctx_.cfg.jwt, *ctx_.verifiers.current(), r.user);
+        if (!token) {
+            respond(
+                http::status::not_found,
+                demo_error_json("no demo token: the gateway has no HS256 secret; paste a token"),
+                keep, json);
+        } else {
+            respond(http::status::ok, demo_token_json(*token), keep, json);
+        }
+        return secure();
+    }
+    if (ctx_.cfg.redis.tls || !ctx_.demo) {
+        respond(http::status::not_implemented,
+                demo_error_json("demo publishing needs plain redis://"), keep, json);
+        return secure();
+    }
+    // The publish runs on the demo publisher's own thread; its result comes back here.
+    const bool queued = ctx_.demo->publish(
+        r.user, r.payload, stream_.get_executor(),
+        [self = shared_from_this(), keep, secure_self = secure](demo_publisher::result res) {
+            if (res.receivers)
+                self->respond(http::status::ok, demo_receivers_json(*res.receivers), keep,
+                              "application/json");
+            else
+                self->respond(http::status::bad_gateway, demo_error_json(res.error), keep,
+                              "application/json");
+            secure_self();
+        });
+    if (!queued) {
+        respond(http::status::service_unavailable,
+                demo_error_json("too many demo publishes in flight"), keep, json);
+        res_->set(http::field::retry_after, "1");
+        return secure();
+    }
 }
 
 void http_session::respond(http::status status, std::string body, bool keep_alive,

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 
+#include "server/routes.hpp"
 #include "server/server_context.hpp"
 #include "util/net.hpp"
 
@@ -26,6 +27,7 @@ private:
     void do_read();
     void on_read(error_code ec, std::size_t);
     void handle(http::request<http::empty_body>&& req);
+    void handle_demo(const route& r, const http::request<http::empty_body>& req, bool keep_alive);
     void respond(http::status status, std::string body, bool keep_alive,
                  std::string_view content_type = "text/plain; charset=utf-8");
     void on_write(bool keep_alive, error_code ec, std::size_t);

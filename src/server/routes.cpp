@@ -4,6 +4,8 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
+#include "auth/jwt_verifier.hpp"
+
 namespace wsgate {
 
 route parse_route(std::string_view target) {
@@ -21,6 +23,30 @@ route parse_route(std::string_view target) {
     for (auto seg : segs) {
         if (n == 5) break;
         parts[n++] = std::string(seg);
+    }
+    if (n == 0) {
+        r.kind = route_kind::demo_page;
+        return r;
+    }
+    if (n == 2 && parts[0] == "demo") {
+        if (parts[1] == "app.js")
+            r.kind = route_kind::demo_script;
+        else if (parts[1] == "app.css")
+            r.kind = route_kind::demo_style;
+        else if (parts[1] == "token")
+            r.kind = route_kind::demo_token;
+        else if (parts[1] == "publish")
+            r.kind = route_kind::demo_publish;
+        if (r.kind == route_kind::demo_token || r.kind == route_kind::demo_publish) {
+            auto params = url.params();  // percent-decoded, '+' as space
+            auto user = params.find("user");
+            if (user != params.end() && (*user).has_value) r.user = std::string((*user).value);
+            auto payload = params.find("payload");
+            if (r.kind == route_kind::demo_publish && payload != params.end() &&
+                (*payload).has_value)
+                r.payload = std::string((*payload).value);
+        }
+        return r;
     }
     if (n == 1) {
         // Operator endpoints ignore any query (cache busters and the like).
@@ -46,6 +72,17 @@ route parse_route(std::string_view target) {
         return r;
     }
     return r;
+}
+
+std::string_view demo_request_problem(const route& r) noexcept {
+    if (r.kind != route_kind::demo_token && r.kind != route_kind::demo_publish) return {};
+    if (r.user.empty()) return "missing user";
+    if (r.user.size() > auth::max_user_id_bytes) return "user id too long";
+    if (r.kind == route_kind::demo_publish) {
+        if (r.payload.empty()) return "missing payload";
+        if (r.payload.size() > max_demo_payload_bytes) return "payload too long (4 KiB at most)";
+    }
+    return {};
 }
 
 std::string_view bearer_token(std::string_view authorization) noexcept {

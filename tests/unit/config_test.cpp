@@ -250,3 +250,27 @@ TEST(Config, AdmissionLimitsComeFromTheEnvironment) {
     EXPECT_EQ(p.out.cfg.allowed_origins, std::vector<std::string>{"*"});
     EXPECT_FALSE(p.out.cfg.close_on_token_expiry);
 }
+
+TEST(Config, DemoModeIsOffByDefaultAndParsesLikeABoolean) {
+    auto off = parse({"--jwt-secret", "s"});
+    ASSERT_EQ(off.out.exit_code, -1) << off.err;
+    EXPECT_FALSE(off.out.cfg.demo);
+
+    auto on = parse({"--jwt-secret", "s", "--demo", "true"});
+    ASSERT_EQ(on.out.exit_code, -1) << on.err;
+    EXPECT_TRUE(on.out.cfg.demo);
+
+    {
+        scoped_env env("WSGATE_DEMO", "true");
+        auto from_env = parse({"--jwt-secret", "s"});
+        ASSERT_EQ(from_env.out.exit_code, -1) << from_env.err;
+        EXPECT_TRUE(from_env.out.cfg.demo);
+        auto flag_wins = parse({"--jwt-secret", "s", "--demo", "false"});
+        ASSERT_EQ(flag_wins.out.exit_code, -1) << flag_wins.err;
+        EXPECT_FALSE(flag_wins.out.cfg.demo);
+    }
+
+    auto bad = parse({"--jwt-secret", "s", "--demo", "yes"});
+    EXPECT_EQ(bad.out.exit_code, 2);
+    EXPECT_NE(bad.err.find("--demo"), std::string::npos) << bad.err;
+}

@@ -1,0 +1,328 @@
+// End-to-end test of the demo page (`wsgate --demo true`) in headless Chromium: Debian's
+// /usr/bin/chromium driven by playwright-core (no browser download). Starts its own
+// redis-server and gateways on free loopback ports, drives the page, and kills everything it
+// started by PID. Every wait is bounded; the whole run is capped at 60 s. Exit 0 = passed.
+//
+// Environment: WSGATE_BINARY, WSGATE_PUBLISH_BINARY (default: build/), CHROMIUM
+// (/usr/bin/chromium), E2E_ARTIFACTS (default: $WSGATE_BUILD_DIR/e2e-artifacts, else
+// build/e2e-artifacts): demo.png is written there, demo-failure.png on a failure.
+import { execFile, spawn } from 'node:child_process';
+import { Buffer } from 'node:buffer';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+const wsgateBinary = process.env.WSGATE_BINARY || path.join(root, 'build/wsgate');
+const publishBinary = process.env.WSGATE_PUBLISH_BINARY || path.join(root, 'build/wsgate-publish');
+const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+const artifacts = process.env.E2E_ARTIFACTS ||
+  path.join(process.env.WSGATE_BUILD_DIR || path.join(root, 'build'), 'e2e-artifacts');
+const overallMs = 60_000;
+const stepMs = 10_000;
+const secret = 'e2e-secret-0123456789abcdef0123456789abcd'; // 40 bytes
+
+const children = [];
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'wsgate-e2e-'));
+const started = Date.now();
+let browser = null;
+let page = null;
+
+function log(msg) {
+  console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${msg}`);
+}
+
+function check(cond, what) {
+  if (!cond) throw new Error(`check failed: ${what}`);
+}
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  const limit = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+}
+
+async function stopAll() {
+  if (browser) await withTimeout(browser.close(), 5_000, 'closing the browser').catch(() => {});
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  }
+  const deadline = Date.now() + 5_000;
+  for (const child of children) {
+    while (child.exitCode === null && child.signalCode === null && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+  rmSync(scratch, { recursive: true, force: true });
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function start(binary, args, name) {
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.output = '';
+  child.stdout.on('data', (d) => (child.output += d));
+  child.stderr.on('data', (d) => (child.output += d));
+  child.on('error', (e) => (child.output += `\n${name}: ${e.message}\n`));
+  child.name = name;
+  children.push(child);
+  return child;
+}
+
+async function until(what, ms, probe) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function redisPing(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const done = (ok) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1_000, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (d) => done(d.toString().startsWith('+PONG')));
+  });
+}
+
+async function startRedis() {
+  const port = await freePort();
+  const redis = start('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '',
+    '--appendonly', 'no', '--dir', scratch], 'redis-server');
+  await until('redis-server to answer PING', 5_000, () => redisPing(port));
+  return { redis, url: `redis://127.0.0.1:${port}` };
+}
+
+// Starts wsgate and waits for its `listening` line (for the port) and /readyz 200.
+async function startGateway(redisUrl, extra, name) {
+  const gw = start(wsgateBinary, ['--listen', '127.0.0.1:0', '--redis-url', redisUrl,
+    '--jwt-secret', secret, '--threads', '2', ...extra], name);
+  const port = await until(`${name} to log its port`, stepMs, () => {
+    if (gw.exitCode !== null) throw new Error(`${name} exited:\n${gw.output}`);
+    const m = / listening [^\n]*port=(\d+)/.exec(gw.output);
+    return m && Number(m[1]);
+  });
+  const base = `http://127.0.0.1:${port}`;
+  await until(`${name} to be ready`, stepMs, async () => {
+    const res = await fetch(`${base}/readyz`).catch(() => null);
+    return res && res.status === 200;
+  });
+  return { gw, base };
+}
+
+function runPublish(redisUrl, user, payload) {
+  return new Promise((resolve, reject) => {
+    execFile(publishBinary, ['--redis-url', redisUrl, user, payload], { timeout: stepMs },
+      (err, stdout, stderr) => (err ? reject(new Error(`wsgate-publish: ${err.message}\n${stderr}`))
+        : resolve(stdout.trim())));
+  });
+}
+
+// Waits until the text of `selector` satisfies `want` (a substring, or every one of a list).
+async function waitForText(selector, want) {
+  const parts = Array.isArray(want) ? want : [want];
+  try {
+    await page.waitForFunction(([sel, ps]) => {
+      const el = document.querySelector(sel);
+      return el !== null && ps.every((p) => el.textContent.includes(p));
+    }, [selector, parts], { timeout: stepMs });
+  } catch (e) {
+    const now = await page.textContent(selector).catch(() => '(missing)');
+    throw new Error(`${selector} never showed ${JSON.stringify(parts)}; it shows ${JSON.stringify(now)}`);
+  }
+}
+
+async function expectStatus(url, init, status, what) {
+  const res = await fetch(url, init);
+  const body = await res.text();
+  check(res.status === status, `${what}: status ${res.status}, wanted ${status} (${body.trim()})`);
+  return body;
+}
+
+// A raw request, for headers fetch() will not let us set (Host).
+function rawStatus(url, method, headers) {
+  return withTimeout(new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', reject);
+    req.end();
+  }), stepMs, `${method} ${url}`);
+}
+
+async function main() {
+  let chromium;
+  try {
+    ({ chromium } = await import('playwright-core'));
+  } catch (e) {
+    throw new Error(`playwright-core is missing: run scripts/install-deps.sh (npm ci in tests/e2e): ${e.message}`);
+  }
+  mkdirSync(artifacts, { recursive: true });
+
+  const { url: redisUrl } = await startRedis();
+  const { base } = await startGateway(redisUrl, ['--demo', 'true'], 'wsgate --demo true');
+  const { base: plainBase } = await startGateway(redisUrl, [], 'wsgate (no --demo)');
+  const { base: noHs256Base } = await startGateway(redisUrl,
+    ['--demo', 'true', '--jwt-algorithms', 'HS512'], 'wsgate --demo true (no HS256)');
+  log(`redis ${redisUrl}, demo gateway ${base}, plain gateway ${plainBase}`);
+
+  // Without --demo the demo paths answer exactly like an unknown path.
+  const unknown = await expectStatus(`${plainBase}/no-such-path`, {}, 404, 'unknown path');
+  for (const [p, method] of [['/', 'GET'], ['/demo/app.js', 'GET'], ['/demo/token?user=a', 'GET'],
+    ['/demo/publish?user=a&payload=b', 'POST']]) {
+    const body = await expectStatus(`${plainBase}${p}`, { method }, 404, `${method} ${p} without --demo`);
+    check(body === unknown, `${p} without --demo answers like an unknown path`);
+  }
+  // With it: the endpoints' own answers.
+  await expectStatus(`${base}/demo/token?user=`, {}, 400, 'token without a user');
+  await expectStatus(`${base}/demo/publish?user=a&payload=b`, {}, 405, 'GET on publish');
+  await expectStatus(`${base}/demo/publish?user=a&payload=${'x'.repeat(4097)}`, { method: 'POST' },
+    400, 'payload over 4 KiB');
+  // Other sites open in a browser on this host: a foreign Origin, or a rebound DNS name.
+  const publishUrl = `${base}/demo/publish?user=a&payload=b`;
+  check(await rawStatus(publishUrl, 'POST', { Origin: 'http://evil.example' }) === 403,
+    'a publish from a foreign Origin is refused');
+  check(await rawStatus(`${base}/demo/token?user=a`, 'GET', { Host: 'evil.example' }) === 403,
+    'a token request for a foreign Host is refused');
+  const pageRes = await fetch(`${base}/`);
+  check((pageRes.headers.get('content-security-policy') || '').includes("script-src 'self'"),
+    'the page has a strict Content-Security-Policy');
+  log('HTTP answers checked');
+
+  browser = await withTimeout(chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    timeout: 20_000,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  }), 25_000, 'launching chromium');
+  page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
+  page.setDefaultTimeout(stepMs);
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') pageErrors.push(`console error: ${m.text()}`);
+  });
+  log('chromium launched');
+
+  await page.goto(`${base}/`, { timeout: stepMs });
+  const user = `e2e-user-${process.pid}`;
+  await page.fill('#user', user);
+  await page.fill('#token', '');
+  await page.click('#connect');
+  await waitForText('#state', 'open');
+  log('connected with a minted demo token');
+
+  // 1. A message published with the CLI appears, with its size in bytes.
+  const fromCli = `from wsgate-publish ✓ ${Date.now()}`;
+  const receivers = await runPublish(redisUrl, user, fromCli);
+  log(`wsgate-publish: ${receivers}`);
+  await waitForText('#messages', fromCli);
+  const firstRow = await page.textContent('#messages li:first-child');
+  check(firstRow.includes(`${Buffer.byteLength(fromCli)} B`),
+    `the row shows the size in bytes (${Buffer.byteLength(fromCli)}): ${firstRow}`);
+
+  // 2. One sent with the page's own form appears too, and the form reports 1 receiver.
+  const fromForm = `{"from":"the page form","n":${Date.now()}}`;
+  await page.fill('#payload', fromForm);
+  await page.click('#publish');
+  await waitForText('#publish-result', 'published: 1 receiver');
+  await waitForText('#messages', fromForm);
+  log('form publish shown');
+
+  // 3. Markup in a payload is shown as text, never parsed.
+  const markup = `<img src=x id=injected onerror="document.title='injected'"><b>bold</b>`;
+  await runPublish(redisUrl, user, markup);
+  await waitForText('#messages', markup);
+  check(await page.$('#messages img, #messages b') === null, 'payload markup is not parsed');
+  check(await page.title() !== 'injected', 'payload script did not run');
+
+  // 4. Disconnect shows a normal close.
+  await page.click('#disconnect');
+  await waitForText('#close-info', 'closed 1000');
+
+  // 5. A token for another user: 1008 client_id mismatch.
+  const other = await (await fetch(`${base}/demo/token?user=someone-else`)).json();
+  await page.fill('#token', other.token);
+  await page.click('#connect');
+  await waitForText('#close-info', ['closed 1008', 'client_id mismatch']);
+
+  // 6. A garbage token: 1008 invalid token, shown with its reason.
+  await page.fill('#token', 'not.a.jwt');
+  await page.click('#connect');
+  await waitForText('#close-info', ['closed 1008', 'invalid token']);
+  await waitForText('#state', 'closed');
+  log('bad tokens show 1008 with their reasons');
+
+  const shot = path.join(artifacts, 'demo.png');
+  await page.screenshot({ path: shot, fullPage: true });
+  log(`screenshot: ${shot}`);
+  check(pageErrors.length === 0, `no page or console errors: ${pageErrors.join('; ')}`);
+
+  // 7. A gateway that cannot mint HS256 tokens: the page says so and asks for a token (the
+  // browser logs the 404 as a console error, which is expected here).
+  await page.goto(`${noHs256Base}/`, { timeout: stepMs });
+  await page.fill('#user', user);
+  await page.click('#connect');
+  await waitForText('#notice', 'no demo token: the gateway has no HS256 secret; paste a token');
+  await waitForText('#state', 'idle');
+
+  // The gateways exit 0 on SIGTERM; anything else (a sanitizer report, a crash) fails.
+  await withTimeout(browser.close(), 5_000, 'closing the browser');
+  browser = null;
+  for (const child of children.filter((c) => c.name.startsWith('wsgate'))) {
+    child.kill('SIGTERM');
+    await until(`${child.name} to exit on SIGTERM`, stepMs, () => child.exitCode !== null ||
+      child.signalCode !== null);
+    check(child.exitCode === 0, `${child.name} exited with ${child.exitCode ?? child.signalCode}`);
+  }
+}
+
+const overall = setTimeout(async () => {
+  console.error(`FAIL: the test did not finish within ${overallMs / 1000} s`);
+  await stopAll();
+  process.exit(1);
+}, overallMs);
+
+try {
+  await main();
+  log('PASS');
+  clearTimeout(overall);
+  await stopAll();
+  process.exit(0);
+} catch (e) {
+  clearTimeout(overall);
+  console.error(`FAIL: ${e.message}`);
+  if (page) {
+    const shot = path.join(artifacts, 'demo-failure.png');
+    await withTimeout(page.screenshot({ path: shot, fullPage: true }), 5_000, 'screenshot')
+      .then(() => console.error(`screenshot of the failure: ${shot}`)).catch(() => {});
+  }
+  for (const child of children) console.error(`--- ${child.name} output ---\n${child.output}`);
+  await stopAll();
+  process.exit(1);
+}
