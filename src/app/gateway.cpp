@@ -153,12 +153,7 @@ int gateway::run() {
     auto force_stop = [&] {
         for (auto& s : shards_) s->context().stop();
     };
-    std::function<void(error_code, int)> on_signal = [&](error_code ec, int signo) {
-        if (ec) return;
-        if (stopping_.exchange(true)) {
-            log::warn("forced_stop", {{"signal", signo}});
-            return force_stop();
-        }
+    auto begin_shutdown = [&](int signo) {
         log::info("shutting_down",
                   {{"signal", signo},
                    {"timeout_ms", static_cast<long long>(cfg_.shutdown_timeout.count())}});
@@ -169,7 +164,22 @@ int gateway::run() {
             log::warn("shutdown_timeout", {});
             force_stop();
         });
+    };
+    std::function<void(error_code, int)> on_signal = [&](error_code ec, int signo) {
+        if (ec) return;
+        // `stopping_` turns /readyz to 503 at once, also while draining.
+        if (stopping_.exchange(true)) {
+            log::warn("forced_stop", {{"signal", signo}});
+            return force_stop();
+        }
         signals.async_wait(on_signal);  // a second signal forces the stop
+        if (cfg_.drain_delay.count() == 0) return begin_shutdown(signo);
+        log::info("draining", {{"signal", signo},
+                               {"delay_ms", static_cast<long long>(cfg_.drain_delay.count())}});
+        watchdog.expires_after(cfg_.drain_delay);
+        watchdog.async_wait([&, signo](error_code wec) {
+            if (!wec) begin_shutdown(signo);
+        });
     };
     signals.async_wait(on_signal);
     wait_for_reload_signal();

@@ -226,6 +226,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     std::string redis_ping = format_duration(cfg.redis_ping_interval);
     std::string redis_backoff = format_duration(cfg.redis_backoff_max);
     std::string shutdown_timeout = format_duration(cfg.shutdown_timeout);
+    std::string drain_delay = format_duration(cfg.drain_delay);
     std::string max_connections = "auto";
     std::string max_connections_per_user = std::to_string(cfg.max_connections_per_user);
     std::string max_handshakes = std::to_string(cfg.max_handshakes);
@@ -304,6 +305,9 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         "name to verify in the Redis certificate and send as SNI (default: the URL host)");
     // --- end of Redis TLS ---
     opt("--shutdown-timeout", shutdown_timeout, "time given to close handshakes on SIGTERM")
+        ->capture_default_str();
+    opt("--drain-delay", drain_delay,
+        "on SIGTERM, answer /readyz 503 and keep serving this long before closing with 1001")
         ->capture_default_str();
     opt("--max-connections", max_connections,
         "WebSockets held by this process, 503 beyond (auto = open-files limit - 128; 0 = no "
@@ -394,6 +398,9 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         cfg.redis_ping_interval = duration_flag("--redis-ping-interval", redis_ping, false);
         cfg.redis_backoff_max = duration_flag("--redis-backoff-max", redis_backoff, false);
         cfg.shutdown_timeout = duration_flag("--shutdown-timeout", shutdown_timeout, false);
+        cfg.drain_delay = duration_flag("--drain-delay", drain_delay, true);
+        if (cfg.drain_delay > std::chrono::hours(1))
+            throw bad_setting("--drain-delay", "must be at most 1h");
 
         cfg.max_connections = connections_flag(max_connections);
         cfg.max_connections_per_user =

@@ -80,6 +80,9 @@ struct config {
 
     /// On SIGTERM/SIGINT sessions get 1001 and this long to finish their close handshakes.
     std::chrono::milliseconds shutdown_timeout{5'000};
+    /// Between SIGTERM and the 1001 closes: /readyz answers 503 while connections are still
+    /// served, so a load balancer stops sending new clients before the old ones reconnect.
+    std::chrono::milliseconds drain_delay{0};
 
     /// Admission limits, checked before the work they protect; 0 = unlimited for each.
     /// WebSockets held by this process: over it an upgrade gets 503 before its token is

@@ -95,6 +95,9 @@ public:
 
     /// A place for an accepted socket until its upgrade completes; empty at the cap.
     admission_ticket try_handshake() { return try_acquire(handshakes_, limits_.max_handshakes); }
+    /// A place for a socket that is only being told 429: it does not take a handshake
+    /// place (so a flood from one address cannot fill those), but these are capped too.
+    admission_ticket try_refusal() { return try_acquire(refusals_, max_refusals); }
     /// A place for a WebSocket, taken before its token is verified; empty at the cap.
     admission_ticket try_connection() { return try_acquire(connections_, limits_.max_connections); }
     /// Counts a connection of `user_id`; not admitted() when the user is at the limit.
@@ -134,6 +137,8 @@ private:
     const double burst_;
     std::atomic<std::int64_t> handshakes_{0};
     std::atomic<std::int64_t> connections_{0};
+    std::atomic<std::int64_t> refusals_{0};
+    static constexpr std::uint64_t max_refusals = 256;
 
     std::mutex users_mutex_;
     std::unordered_map<std::string, std::uint32_t, string_hash, std::equal_to<>> users_;

@@ -37,7 +37,10 @@ void http_session::do_read() {
     parser_.emplace();
     parser_->header_limit(ctx_.cfg.max_header_bytes);
     parser_->body_limit(0);
-    stream_.expires_after(ctx_.cfg.handshake_timeout);
+    // A refused socket gets a short deadline: it holds a place only to read its request.
+    stream_.expires_after(rate_limited_ ? std::min<std::chrono::milliseconds>(
+                                              ctx_.cfg.handshake_timeout, std::chrono::seconds(1))
+                                        : ctx_.cfg.handshake_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&http_session::on_read, shared_from_this()));
 }
@@ -72,7 +75,9 @@ void http_session::on_read(error_code ec, std::size_t) {
 
 void http_session::handle(http::request<http::empty_body>&& req) {
     auto r = parse_route(req.target());
-    bool keep = req.keep_alive() && !ctx_.shutting_down;
+    // One request per connection: a kept-alive connection would hold its --max-handshakes
+    // place for as long as it kept asking (health checks, scrapes reconnect cheaply).
+    const bool keep = false;
     bool get = req.method() == http::verb::get || req.method() == http::verb::head;
     head_ = req.method() == http::verb::head;
 

@@ -46,29 +46,33 @@ void listener::on_accept(error_code ec, tcp::socket socket) {
         }
         return do_accept();
     }
+    error_code ignored;
+    if (ctx_.cfg.ip_connect_rate > 0) {
+        // Before a handshake place is taken, so that one address over its rate cannot
+        // fill them. Its sockets are answered 429 from a small budget of their own, and
+        // closed unanswered beyond it.
+        auto peer = socket.remote_endpoint(ignored);
+        if (!ignored &&
+            !ctx_.admission.allow_connect(peer.address(), std::chrono::steady_clock::now())) {
+            ctx_.metrics.count_http_reject(http_reject::rate_limited);
+            if (auto refusal = ctx_.admission.try_refusal())
+                std::make_shared<http_session>(std::move(socket), ctx_, std::move(refusal))
+                    ->run_rate_limited();
+            else
+                socket.close(ignored);
+            return do_accept();
+        }
+    }
     auto handshake = ctx_.admission.try_handshake();
     if (!handshake) {
         // Too many sockets mid-handshake (a slowloris or connect flood): spend nothing more
         // on this one. Established clients are unaffected.
         ctx_.metrics.count_http_reject(http_reject::handshake_limit);
-        error_code ignored;
         socket.close(ignored);
         return do_accept();
     }
-    error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    bool limited = false;
-    if (ctx_.cfg.ip_connect_rate > 0) {
-        auto peer = socket.remote_endpoint(ignored);
-        limited = !ignored &&
-                  !ctx_.admission.allow_connect(peer.address(), std::chrono::steady_clock::now());
-        if (limited) ctx_.metrics.count_http_reject(http_reject::rate_limited);
-    }
-    auto session = std::make_shared<http_session>(std::move(socket), ctx_, std::move(handshake));
-    if (limited)
-        session->run_rate_limited();
-    else
-        session->run();
+    std::make_shared<http_session>(std::move(socket), ctx_, std::move(handshake))->run();
     do_accept();
 }
 

@@ -166,7 +166,7 @@ void ws_session::on_accept(error_code ec) {
 }
 
 void ws_session::tick(const sweep_time& t) {
-    if (phase_ != phase::open || close_code_ != 0 || overflowed_) return;
+    if (phase_ != phase::open || close_code_ != 0 || overflowed_ || finished_) return;
     // Wall clock, read on every sweep: a clock step cannot stretch a token's life.
     if (t.wall >= expires_at_) {
         ctx_.metrics.count_close(close_cause::token_expired);
@@ -213,12 +213,22 @@ void ws_session::do_read() {
 void ws_session::on_read(error_code ec, std::size_t) {
     heard_ = true;
     if (ec) {
-        timer_.cancel();  // the close deadline, if armed: nothing is left to wait for
+        // The read loop is over, so is the connection: nothing more can arrive, not even
+        // the answer to a close. Close the socket (Beast leaves it open after e.g. a peer's
+        // FIN), which also fails a write stuck behind a peer that does not read; only then
+        // is the close deadline no longer needed.
+        finished_ = true;
+        error_code ignored;
+        ws_.next_layer().close(ignored);
+        timer_.cancel();
         // closed: the close handshake finished. message_too_big, bad UTF-8 and other
         // protocol errors: Beast has already sent 1009/1007/1002. operation_aborted: we
-        // cut the socket (abandon()) and counted why.
-        if (ec != websocket::error::closed && ec != net::error::operation_aborted &&
-            ec != net::error::eof && ec != net::error::connection_reset)
+        // cut the socket and counted why. timeout: a close handshake we started was not
+        // answered (its cause is counted).
+        const bool ours = close_code_ != 0 || overflowed_;
+        if (!ours && ec != websocket::error::closed && ec != net::error::operation_aborted &&
+            ec != net::error::eof && ec != net::error::connection_reset &&
+            ec != beast::error::timeout)
             ctx_.metrics.count_close(close_cause::client_protocol);
         return;
     }
@@ -240,6 +250,7 @@ void ws_session::deliver(const message_ptr& msg) {
         overflowed_ = true;
         ctx_.metrics.count_drop(drop_reason::slow_consumer);
         net::post(ws_.get_executor(), [self = shared_from_this()] {
+            if (self->close_code_ != 0 || self->finished_) return;  // closing for another cause
             self->ctx_.metrics.count_close(close_cause::slow_consumer);
             self->close(close_codes::slow_consumer, close_codes::reason_slow);
         });
@@ -270,10 +281,7 @@ void ws_session::on_write(error_code ec, std::size_t n) {
     }
     shard_metrics::inc(ctx_.metrics.messages_delivered_total);
     shard_metrics::inc(ctx_.metrics.bytes_sent_total, n);
-    if (close_code_ != 0) {
-        timer_.cancel();  // the stuck-write deadline, if armed
-        return do_close();
-    }
+    if (close_code_ != 0) return do_close();  // the close deadline stays armed
     if (!queue_.empty()) do_write();
 }
 
@@ -288,7 +296,8 @@ void ws_session::abandon() {
 }
 
 void ws_session::shutdown() {
-    if (phase_ == phase::waiting || close_code_ == 0)
+    if (finished_) return;
+    if (!overflowed_ && (phase_ == phase::waiting || close_code_ == 0))
         ctx_.metrics.count_close(close_cause::shutdown);
     close(close_codes::going_away, close_codes::reason_shutdown);
 }
@@ -308,18 +317,19 @@ void ws_session::close(std::uint16_t code, std::string_view reason) {
         case phase::accepting:
             return;  // on_accept sends the close
         case phase::open:
-            if (!writing_) return do_close();
-            // A write is stuck behind a client that does not read. Give it a short while
-            // to drain (well inside the shutdown timeout, so a stuck client cannot hold up
-            // an orderly stop), then cut the socket: the close frame is a courtesy, the
-            // memory bound is not.
+            // The close frame may wait behind a write stuck on a client that does not read,
+            // or behind a ping; Beast's own close timer starts only once the frame is out.
+            // So bound the whole close here (well inside the shutdown timeout, so a stuck
+            // client cannot hold up an orderly stop), then cut the socket: the close frame
+            // is a courtesy, the bound on the connection's life is not.
             timer_.expires_after(
                 std::min(ctx_.cfg.handshake_timeout, ctx_.cfg.shutdown_timeout / 2));
             timer_.async_wait([self = shared_from_this()](error_code ec) {
-                if (ec || !self->writing_) return;
+                if (ec || self->finished_) return;
                 error_code ignored;
                 self->ws_.next_layer().close(ignored);
             });
+            if (!writing_) do_close();
             return;
     }
 }

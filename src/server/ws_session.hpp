@@ -89,6 +89,7 @@ private:
     bool ping_unanswered_ = false;  // we pinged and have heard nothing since
     bool ping_in_flight_ = false;   // async_ping pending: no close may start meanwhile
     bool close_after_ping_ = false;
+    bool finished_ = false;  // the read loop has ended: the connection is over
 };
 
 }  // namespace wsgate

@@ -414,3 +414,72 @@ TEST_F(GatewayFastPing, DropsAPeerThatNeverAnswersPings) {
 }
 
 }  // namespace
+
+namespace {
+
+class GatewayDraining : public GatewayFaults {
+protected:
+    flag_list gateway_flags() const override { return {{"--drain-delay", "1500ms"}}; }
+};
+
+// The drain procedure behind a load balancer: on SIGTERM /readyz turns 503 at once, while
+// open connections are still served; the 1001 closes come only after --drain-delay.
+TEST_F(GatewayDraining, ReadyzTurns503WhileClientsAreStillServed) {
+    auto alice = connect_user("alice");
+    ASSERT_TRUE(alice);
+    ASSERT_EQ(readyz(), 200);
+    const auto signalled = steady::now();
+    ASSERT_TRUE(gateway().process().signal(SIGTERM));
+    ASSERT_TRUE(wait_until([&] { return readyz() == 503; }, 1s, 10ms))
+        << "readiness must drop as soon as draining starts";
+    EXPECT_EQ(http_get(port(), "/healthz").status, 200);
+    EXPECT_EQ(publish("alice", "during-drain"), 1);
+    EXPECT_EQ(alice->read_text(1s), "during-drain");
+
+    const auto end = alice->read_until_close(5s);
+    ASSERT_TRUE(end.got_close_frame) << end;
+    EXPECT_EQ(end.code, 1001) << end;
+    EXPECT_GE(steady::now() - signalled, 1400ms) << "closed before the drain delay";
+    const auto status = gateway().process().wait_for_exit(8s);
+    ASSERT_TRUE(status) << "wsgate still running after the drain and SIGTERM";
+    EXPECT_EQ(*status, 0);
+    EXPECT_NE(gateway().output().find("draining"), std::string::npos);
+}
+
+}  // namespace
+
+namespace {
+
+class GatewaySmallQueue : public GatewayFaults {
+protected:
+    flag_list gateway_flags() const override { return {{"--max-queue-bytes", "64KiB"}}; }
+};
+
+// A client that never reads overflows its queue; the close frame cannot be written behind the
+// stuck write. If it then half-closes (FIN) without reading, the session must still end: the
+// end of the read loop closes the socket instead of only cancelling the close deadline.
+TEST_F(GatewaySmallQueue, StalledReaderThatHalfClosesIsReleased) {
+    raw_connection stalled;
+    ASSERT_TRUE(stalled.connect(port())) << stalled.error();
+    ASSERT_TRUE(stalled.send(upgrade_request(port(), target_for("stalled"))));
+    const auto head = stalled.read_until("\r\n\r\n", 5s);
+    ASSERT_EQ(head.rfind("HTTP/1.1 101", 0), 0u) << head;
+
+    // Fill the kernel buffers on both sides, then the 64 KiB queue.
+    const std::string chunk(32 * 1024, 'x');
+    ASSERT_TRUE(wait_until(
+        [&] {
+            for (int i = 0; i < 20; ++i) publish("stalled", chunk);
+            return metric("wsgate_closes_total{cause=\"slow_consumer\"}") == 1;
+        },
+        20s, 0ms))
+        << "the stalled reader never overflowed its queue";
+    stalled.shutdown_write();
+    EXPECT_TRUE(wait_metric("wsgate_connections", 0, 5s))
+        << "a half-closed stalled reader kept its session";
+    EXPECT_TRUE(wait_until([&] { return numsub("stalled") == 0; }, 5s));
+    EXPECT_EQ(metric("wsgate_closes_total{cause=\"client_protocol\"}"), 0)
+        << "a close we started was counted again";
+}
+
+}  // namespace

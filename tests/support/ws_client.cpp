@@ -523,6 +523,10 @@ bool raw_connection::connect(std::uint16_t port, const char* source) {
     return true;
 }
 
+void raw_connection::shutdown_write() {
+    if (fd_ >= 0) ::shutdown(fd_, SHUT_WR);
+}
+
 bool raw_connection::send(std::string_view bytes, std::chrono::milliseconds timeout) {
     const auto deadline = steady::now() + timeout;
     while (!bytes.empty()) {

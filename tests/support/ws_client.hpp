@@ -184,6 +184,8 @@ public:
     /// Everything received so far.
     const std::string& received() const noexcept { return received_; }
     const std::string& error() const noexcept { return error_; }
+    /// Sends FIN (half-close) and keeps the socket open for reading.
+    void shutdown_write();
     void close();
 
 private:
