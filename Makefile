@@ -5,10 +5,19 @@
 #   make test-sanitize  every test under clang ASan+UBSan (build-asan), then the data-plane
 #               tests under TSan (build-tsan)
 #   make fuzz   the libFuzzer targets in build-fuzz, FUZZ_SECONDS (60) each on fuzz/corpus
+#   make install        build, then install the binaries, systemd unit, /etc/default/wsgate,
+#               man page and docs under PREFIX (/usr/local); DESTDIR is honoured
+#   make package        a Release build of the three binaries in build-package, then the
+#               Debian package build-package/wsgate_VERSION_ARCH.deb (CPack)
+#   make test-package   make package, then install the .deb, run the installed gateway
+#               against a private redis-server, deliver a message, remove the package
 BUILD ?= build
 JOBS  ?= $(shell nproc)
+PREFIX ?= /usr/local
+PACKAGE_BUILD ?= build-package
 
-.PHONY: all deps configure build run test test-unit test-sanitize fuzz clean
+.PHONY: all deps configure build run test test-unit test-sanitize fuzz install package \
+	test-package clean
 
 all: build
 
@@ -35,6 +44,22 @@ test-sanitize: deps
 
 fuzz: deps
 	@JOBS=$(JOBS) scripts/fuzz.sh
+
+# The prefix is fixed at configure time: the unit file names $(PREFIX)/bin/wsgate.
+install: deps
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD)
+
+package: deps
+	@cmake -S . -B $(PACKAGE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr \
+	  -DWSGATE_BUILD_TESTS=OFF -DWSGATE_BUILD_BENCH=OFF >/dev/null
+	@cmake --build $(PACKAGE_BUILD) -j $(JOBS)
+	@cd $(PACKAGE_BUILD) && rm -f wsgate_*.deb && cpack -G DEB
+	@ls -l $(PACKAGE_BUILD)/wsgate_*.deb
+
+test-package: package
+	@PACKAGE_BUILD=$(PACKAGE_BUILD) scripts/test-package.sh
 
 clean:
 	rm -rf $(BUILD)
