@@ -23,6 +23,7 @@ ws_session::ws_session(tcp::socket socket, server_context& ctx)
 
 ws_session::~ws_session() {
     leave_hub();
+    batch_ = 0;  // a write whose handler was destroyed unrun (forced stop) holds nothing
     drop_queue();
     if (counted_) {
         shard_metrics::add(ctx_.metrics.connections, -1);
@@ -40,10 +41,12 @@ void ws_session::leave_hub() {
 }
 
 void ws_session::drop_queue() {
-    auto bytes = static_cast<std::int64_t>(queue_.bytes());
-    auto n = queue_.clear();
+    // The batch being written stays: the write still reads it, and on_write pops it.
+    auto before = queue_.bytes();
+    auto n = queue_.clear(batch_);
     if (n) ctx_.metrics.count_drop(drop_reason::closing, n);
-    shard_metrics::add(ctx_.metrics.queued_bytes, -bytes);
+    shard_metrics::add(ctx_.metrics.queued_bytes,
+                       -static_cast<std::int64_t>(before - queue_.bytes()));
 }
 
 void ws_session::run(request req, result<auth::verified_token> auth, admission_ticket handshake,
@@ -73,7 +76,7 @@ void ws_session::run(request req, result<auth::verified_token> auth, admission_t
         ctx_.metrics.count_auth_failure(auth.error());
         if (log::enabled(log::level::debug)) {
             error_code ignored;
-            auto peer = ws_.next_layer().remote_endpoint(ignored);
+            auto peer = beast::get_lowest_layer(ws_).remote_endpoint(ignored);
             log::debug("auth_failed", {{"reason", auth::metric_reason(auth.error())},
                                        {"peer", peer.address().to_string()}});
         }
@@ -219,7 +222,7 @@ void ws_session::on_read(error_code ec, std::size_t) {
         // is the close deadline no longer needed.
         finished_ = true;
         error_code ignored;
-        ws_.next_layer().close(ignored);
+        beast::get_lowest_layer(ws_).close(ignored);
         timer_.cancel();
         // closed: the close handshake finished. message_too_big, bad UTF-8 and other
         // protocol errors: Beast has already sent 1009/1007/1002. operation_aborted: we
@@ -261,26 +264,34 @@ void ws_session::deliver(const message_ptr& msg) {
 }
 
 void ws_session::do_write() {
+    if (!ws_.is_open()) {
+        // Beast is answering the client's close, or failing the connection for a protocol
+        // error: its close frame is on the way and no data frame may follow it.
+        return drop_queue();
+    }
     writing_ = true;
-    inflight_ = queue_.front();
-    shard_metrics::add(ctx_.metrics.queued_bytes,
-                       -static_cast<std::int64_t>(inflight_->payload.size()));
-    queue_.pop_front();
-    ws_.text(!inflight_->binary);
-    ws_.async_write(net::buffer(inflight_->payload),
-                    beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
+    batch_ = static_cast<std::uint32_t>(std::min(queue_.count(), max_batch));
+    ws_.next_layer().async_write_some(
+        queue_.frames(batch_),
+        beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
 }
 
-void ws_session::on_write(error_code ec, std::size_t n) {
+void ws_session::on_write(error_code ec, std::size_t) {
     writing_ = false;
-    inflight_.reset();
+    const auto n = std::exchange(batch_, 0);
+    std::uint64_t payload = 0;
+    for (std::uint32_t i = 0; i < n; ++i) {
+        payload += queue_.front()->payload.size();
+        queue_.pop_front();
+    }
+    shard_metrics::add(ctx_.metrics.queued_bytes, -static_cast<std::int64_t>(payload));
     if (ec) {
         // The peer is gone. Stop taking messages now rather than when the read notices
         // (without pings a half-open socket may never fail a read).
         return abandon();
     }
-    shard_metrics::inc(ctx_.metrics.messages_delivered_total);
-    shard_metrics::inc(ctx_.metrics.bytes_sent_total, n);
+    shard_metrics::inc(ctx_.metrics.messages_delivered_total, n);
+    shard_metrics::inc(ctx_.metrics.bytes_sent_total, payload);
     if (close_code_ != 0) return do_close();  // the close deadline stays armed
     if (!queue_.empty()) do_write();
 }
@@ -292,7 +303,7 @@ void ws_session::abandon() {
     drop_queue();
     timer_.cancel();
     error_code ignored;
-    ws_.next_layer().close(ignored);
+    beast::get_lowest_layer(ws_).close(ignored);
 }
 
 void ws_session::shutdown() {
@@ -327,7 +338,7 @@ void ws_session::close(std::uint16_t code, std::string_view reason) {
             timer_.async_wait([self = shared_from_this()](error_code ec) {
                 if (ec || self->finished_) return;
                 error_code ignored;
-                self->ws_.next_layer().close(ignored);
+                beast::get_lowest_layer(self->ws_).close(ignored);
             });
             if (!writing_) do_close();
             return;

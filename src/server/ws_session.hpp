@@ -1,6 +1,7 @@
 // One client's WebSocket: accepted only once its user's channel is confirmed by Redis,
-// then fed from the hub through a bounded send queue with one write in flight. Lives on
-// its shard's thread and is owned by its pending completion handlers.
+// then fed from the hub through a bounded send queue with one write in flight: every
+// queued frame, up to a batch, goes out in one gathered write of pre-encoded frames. Lives
+// on its shard's thread and is owned by its pending completion handlers.
 #pragma once
 
 #include <array>
@@ -11,6 +12,7 @@
 #include "auth/jwt_verifier.hpp"
 #include "hub/hub.hpp"
 #include "server/admission.hpp"
+#include "server/gated_socket.hpp"
 #include "server/send_queue.hpp"
 #include "server/server_context.hpp"
 #include "util/error.hpp"
@@ -61,7 +63,11 @@ private:
     void leave_hub();
     void drop_queue();
 
-    websocket::stream<tcp::socket> ws_;
+    /// Frames per gathered write: two buffers each, within the 64 that Asio hands one
+    /// sendmsg.
+    static constexpr std::size_t max_batch = 32;
+
+    websocket::stream<gated_socket> ws_;
     server_context& ctx_;
     std::unique_ptr<request> req_;  // held only until the upgrade is accepted
     std::string user_id_;
@@ -74,7 +80,7 @@ private:
     // Start of the current silence from the peer, as of the last sweep that saw a frame.
     std::chrono::steady_clock::time_point idle_since_{};
     send_queue queue_;
-    message_ptr inflight_;           // the frame being written
+    std::uint32_t batch_ = 0;        // queued messages being written (the queue's front)
     net::steady_timer timer_;        // subscribe wait, then the close deadline
     std::array<char, 32> read_buf_;  // client data is read and discarded
     std::string_view close_reason_;
