@@ -1,0 +1,1 @@
+"""Python peer of wsgate for the benchmark: FastAPI + uvicorn + redis.asyncio + PyJWT."""
