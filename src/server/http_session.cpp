@@ -56,17 +56,16 @@ void http_session::on_read(error_code ec, std::size_t) {
     head_ = false;
     if (ec == http::error::header_limit) {
         ctx_.metrics.count_http_reject(http_reject::header_too_large);
-        return respond(http::status::request_header_fields_too_large, "request header too large\n",
-                       false);
+        return respond(http::status::request_header_fields_too_large, "request header too large\n");
     }
     if (ec) {
         ctx_.metrics.count_http_reject(http_reject::bad_request);
-        return respond(http::status::bad_request, "bad request\n", false);
+        return respond(http::status::bad_request, "bad request\n");
     }
     if (rate_limited_) {
         // Counted when accepted. The request was read so that the answer is not lost to a
         // reset of a socket closed with unread data.
-        respond(http::status::too_many_requests, "too many connections from this address\n", false);
+        respond(http::status::too_many_requests, "too many connections from this address\n");
         res_->set(http::field::retry_after, "1");
         return;
     }
@@ -75,9 +74,6 @@ void http_session::on_read(error_code ec, std::size_t) {
 
 void http_session::handle(http::request<http::empty_body>&& req) {
     auto r = parse_route(req.target());
-    // One request per connection: a kept-alive connection would hold its --max-handshakes
-    // place for as long as it kept asking (health checks, scrapes reconnect cheaply).
-    const bool keep = false;
     bool get = req.method() == http::verb::get || req.method() == http::verb::head;
     head_ = req.method() == http::verb::head;
 
@@ -89,44 +85,43 @@ void http_session::handle(http::request<http::empty_body>&& req) {
     switch (r.kind) {
         case route_kind::bad_target:
             ctx_.metrics.count_http_reject(http_reject::bad_request);
-            return respond(http::status::bad_request, "bad request target\n", false);
+            return respond(http::status::bad_request, "bad request target\n");
         case route_kind::not_found:
             ctx_.metrics.count_http_reject(http_reject::not_found);
-            return respond(http::status::not_found, "not found\n", keep);
+            return respond(http::status::not_found, "not found\n");
         case route_kind::healthz:
         case route_kind::readyz:
         case route_kind::metrics:
             if (!get) {
                 ctx_.metrics.count_http_reject(http_reject::method_not_allowed);
-                return respond(http::status::method_not_allowed, "method not allowed\n", keep);
+                return respond(http::status::method_not_allowed, "method not allowed\n");
             }
-            if (r.kind == route_kind::healthz) return respond(http::status::ok, "ok\n", keep);
+            if (r.kind == route_kind::healthz) return respond(http::status::ok, "ok\n");
             if (r.kind == route_kind::readyz) {
-                return ctx_.ready()
-                           ? respond(http::status::ok, "ready\n", keep)
-                           : respond(http::status::service_unavailable, "not ready\n", keep);
+                return ctx_.ready() ? respond(http::status::ok, "ready\n")
+                                    : respond(http::status::service_unavailable, "not ready\n");
             }
-            return respond(http::status::ok, ctx_.registry.render(), keep,
+            return respond(http::status::ok, ctx_.registry.render(),
                            "text/plain; version=0.0.4; charset=utf-8");
         case route_kind::demo_page:
         case route_kind::demo_script:
         case route_kind::demo_style:
         case route_kind::demo_token:
         case route_kind::demo_publish:
-            return handle_demo(r, req, keep);
+            return handle_demo(r, req);
         case route_kind::status:
             break;
     }
 
     if (!websocket::is_upgrade(req)) {
         ctx_.metrics.count_http_reject(http_reject::upgrade_required);
-        respond(http::status::upgrade_required, "websocket upgrade required\n", keep);
+        respond(http::status::upgrade_required, "websocket upgrade required\n");
         res_->set(http::field::upgrade, "websocket");
-        res_->set(http::field::connection, keep ? "Upgrade, keep-alive" : "Upgrade, close");
+        res_->set(http::field::connection, "Upgrade, close");
         return;
     }
     if (ctx_.shutting_down) {
-        return respond(http::status::service_unavailable, "shutting down\n", false);
+        return respond(http::status::service_unavailable, "shutting down\n");
     }
     if (!ctx_.origins.empty()) {
         // Cross-site WebSocket hijacking: a browser names the page's origin; other clients
@@ -134,14 +129,14 @@ void http_session::handle(http::request<http::empty_body>&& req) {
         auto origin = req.find(http::field::origin);
         if (origin != req.end() && !ctx_.origins.allows(origin->value())) {
             ctx_.metrics.count_http_reject(http_reject::origin);
-            return respond(http::status::forbidden, "origin not allowed\n", false);
+            return respond(http::status::forbidden, "origin not allowed\n");
         }
     }
     // Capacity before any work on the token: a full gateway refuses cheaply.
     auto slot = ctx_.admission.try_connection();
     if (!slot) {
         ctx_.metrics.count_http_reject(http_reject::over_capacity);
-        respond(http::status::service_unavailable, "server at capacity\n", false);
+        respond(http::status::service_unavailable, "server at capacity\n");
         res_->set(http::field::retry_after, "1");
         return;
     }
@@ -160,19 +155,18 @@ void http_session::handle(http::request<http::empty_body>&& req) {
 // --demo only. The "admin-only" rule of the demo endpoints is: loopback peers, asking for a
 // loopback Host, from no Origin or their own. The page is under the same rule, since it is
 // useless without them.
-void http_session::handle_demo(const route& r, const http::request<http::empty_body>& req,
-                               bool keep) {
+void http_session::handle_demo(const route& r, const http::request<http::empty_body>& req) {
     constexpr std::string_view json = "application/json";
     error_code ec;
     const auto peer = stream_.socket().remote_endpoint(ec);
     if (ec || !is_loopback_peer(peer.address()))
         return respond(http::status::forbidden,
-                       demo_error_json("demo endpoints answer loopback clients only"), keep, json);
+                       demo_error_json("demo endpoints answer loopback clients only"), json);
     if (!demo_request_same_host(req[http::field::host], req[http::field::origin]))
         return respond(http::status::forbidden,
                        demo_error_json("demo endpoints answer requests for a loopback host from "
                                        "the demo page only"),
-                       keep, json);
+                       json);
     const http::verb method = req.method();
 
     const bool post = r.kind == route_kind::demo_publish;
@@ -180,8 +174,7 @@ void http_session::handle_demo(const route& r, const http::request<http::empty_b
         post ? method == http::verb::post : method == http::verb::get || method == http::verb::head;
     if (!allowed) {
         ctx_.metrics.count_http_reject(http_reject::method_not_allowed);
-        respond(http::status::method_not_allowed, demo_error_json("method not allowed"), keep,
-                json);
+        respond(http::status::method_not_allowed, demo_error_json("method not allowed"), json);
         res_->set(http::field::allow, post ? "POST" : "GET, HEAD");
         return;
     }
@@ -192,24 +185,22 @@ void http_session::handle_demo(const route& r, const http::request<http::empty_b
     };
     switch (r.kind) {
         case route_kind::demo_page:
-            respond(http::status::ok, std::string(demo_page_html()), keep,
-                    "text/html; charset=utf-8");
+            respond(http::status::ok, std::string(demo_page_html()), "text/html; charset=utf-8");
             res_->set("Content-Security-Policy", demo_page_csp);
             return secure();
         case route_kind::demo_script:
-            respond(http::status::ok, std::string(demo_page_script()), keep,
+            respond(http::status::ok, std::string(demo_page_script()),
                     "text/javascript; charset=utf-8");
             return secure();
         case route_kind::demo_style:
-            respond(http::status::ok, std::string(demo_page_style()), keep,
-                    "text/css; charset=utf-8");
+            respond(http::status::ok, std::string(demo_page_style()), "text/css; charset=utf-8");
             return secure();
         default:
             break;
     }
     if (auto problem = demo_request_problem(r); !problem.empty()) {
         ctx_.metrics.count_http_reject(http_reject::bad_request);
-        respond(http::status::bad_request, demo_error_json(problem), keep, json);
+        respond(http::status::bad_request, demo_error_json(problem), json);
         return secure();
     }
     if (r.kind == route_kind::demo_token) {
@@ -218,59 +209,60 @@ void http_session::handle_demo(const route& r, const http::request<http::empty_b
             respond(
                 http::status::not_found,
                 demo_error_json("no demo token: the gateway has no HS256 secret; paste a token"),
-                keep, json);
+                json);
         } else {
-            respond(http::status::ok, demo_token_json(*token), keep, json);
+            respond(http::status::ok, demo_token_json(*token), json);
         }
         return secure();
     }
     if (ctx_.cfg.redis.tls || !ctx_.demo) {
         respond(http::status::not_implemented,
-                demo_error_json("demo publishing needs plain redis://"), keep, json);
+                demo_error_json("demo publishing needs plain redis://"), json);
         return secure();
     }
     // The publish runs on the demo publisher's own thread; its result comes back here.
     const bool queued = ctx_.demo->publish(
         r.user, r.payload, stream_.get_executor(),
-        [self = shared_from_this(), keep, secure_self = secure](demo_publisher::result res) {
+        [self = shared_from_this(), secure_self = secure](demo_publisher::result res) {
             if (res.receivers)
-                self->respond(http::status::ok, demo_receivers_json(*res.receivers), keep,
+                self->respond(http::status::ok, demo_receivers_json(*res.receivers),
                               "application/json");
             else
-                self->respond(http::status::bad_gateway, demo_error_json(res.error), keep,
+                self->respond(http::status::bad_gateway, demo_error_json(res.error),
                               "application/json");
             secure_self();
         });
     if (!queued) {
         respond(http::status::service_unavailable,
-                demo_error_json("too many demo publishes in flight"), keep, json);
+                demo_error_json("too many demo publishes in flight"), json);
         res_->set(http::field::retry_after, "1");
         return secure();
     }
 }
 
-void http_session::respond(http::status status, std::string body, bool keep_alive,
-                           std::string_view content_type) {
+// One request per connection, so every response closes: a kept-alive connection would hold
+// its --max-handshakes place for as long as it kept asking (health checks and scrapes
+// reconnect cheaply).
+void http_session::respond(http::status status, std::string body, std::string_view content_type) {
     res_.emplace(status, 11);
     res_->set(http::field::server, "wsgate");
     res_->set(http::field::content_type, content_type);
     res_->set(http::field::cache_control, "no-store");
     res_->body() = std::move(body);
-    res_->keep_alive(keep_alive);
+    res_->keep_alive(false);
     res_->prepare_payload();
     if (head_) res_->body().clear();  // HEAD: the headers of a GET, Content-Length included
     // The response is written after this function returns, so callers may add headers.
-    net::post(stream_.get_executor(), [self = shared_from_this(), keep_alive] {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
         self->stream_.expires_after(self->ctx_.cfg.handshake_timeout);
         http::async_write(self->stream_, *self->res_,
-                          beast::bind_front_handler(&http_session::on_write, self, keep_alive));
+                          beast::bind_front_handler(&http_session::on_write, self));
     });
 }
 
-void http_session::on_write(bool keep_alive, error_code ec, std::size_t) {
+void http_session::on_write(error_code, std::size_t) {
     res_.reset();
-    if (ec || !keep_alive || ctx_.shutting_down) return close_socket();
-    do_read();
+    close_socket();
 }
 
 }  // namespace wsgate

@@ -27,10 +27,10 @@ private:
     void do_read();
     void on_read(error_code ec, std::size_t);
     void handle(http::request<http::empty_body>&& req);
-    void handle_demo(const route& r, const http::request<http::empty_body>& req, bool keep_alive);
-    void respond(http::status status, std::string body, bool keep_alive,
+    void handle_demo(const route& r, const http::request<http::empty_body>& req);
+    void respond(http::status status, std::string body,
                  std::string_view content_type = "text/plain; charset=utf-8");
-    void on_write(bool keep_alive, error_code ec, std::size_t);
+    void on_write(error_code ec, std::size_t);
     void close_socket();
 
     beast::tcp_stream stream_;
