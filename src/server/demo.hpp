@@ -25,7 +25,8 @@ class jwt_verifier;
 
 /// The demo endpoints' access rule: the peer is on this host (127.0.0.0/8, ::1, or an IPv4
 /// loopback address mapped into IPv6). Behind a proxy on the same host every client
-/// passes, so never expose a --demo gateway through one.
+/// passes, so requests marked as forwarded are refused too (http_session), and a --demo
+/// gateway must never be exposed through one.
 bool is_loopback_peer(const boost::asio::ip::address& peer) noexcept;
 
 /// The second half of the rule, against other web sites open in a browser on this host:

@@ -162,6 +162,14 @@ void http_session::handle_demo(const route& r, const http::request<http::empty_b
     if (ec || !is_loopback_peer(peer.address()))
         return respond(http::status::forbidden,
                        demo_error_json("demo endpoints answer loopback clients only"), json);
+    // A proxy on this host makes every client a loopback peer, and the Host header is the
+    // client's to choose: a request that a proxy marked as forwarded is not a local one.
+    if (req.count(http::field::forwarded) || req.count("X-Forwarded-For") ||
+        req.count("X-Real-IP") || req.count(http::field::via))
+        return respond(http::status::forbidden,
+                       demo_error_json("demo endpoints answer direct clients only, not requests "
+                                       "through a proxy"),
+                       json);
     if (!demo_request_same_host(req[http::field::host], req[http::field::origin]))
         return respond(http::status::forbidden,
                        demo_error_json("demo endpoints answer requests for a loopback host from "

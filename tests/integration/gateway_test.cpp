@@ -502,3 +502,27 @@ TEST(GatewayStartup, APortInUseIsAClearError) {
 }
 
 }  // namespace
+
+namespace {
+
+class GatewayDemo : public Gateway {
+protected:
+    flag_list gateway_flags() const override { return {{"--demo", "true"}}; }
+};
+
+// Behind a proxy on the same host every client is a loopback peer and sends whatever Host it
+// likes: a request marked as forwarded never reaches the demo token or publish endpoints.
+TEST_F(GatewayDemo, RefusesDemoRequestsThatCameThroughAProxy) {
+    const std::string target = "/demo/token?user=alice";
+    EXPECT_EQ(http_get(port(), target).status, 200);  // Host: 127.0.0.1:port, set by http_get
+    for (const char* header : {"X-Forwarded-For", "Forwarded", "X-Real-IP", "Via"}) {
+        header_list headers;
+        headers.emplace_back(header,
+                             header == std::string("Forwarded") ? "for=192.0.2.7" : "192.0.2.7");
+        const auto r = http_get(port(), target, headers);
+        EXPECT_EQ(r.status, 403) << header;
+        EXPECT_NE(r.body.find("through a proxy"), std::string::npos) << header << ": " << r.body;
+    }
+}
+
+}  // namespace
