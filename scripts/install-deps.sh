@@ -9,6 +9,7 @@ packages=(
   libssl-dev libhiredis-dev prometheus-cpp-dev libcli11-dev
   libgtest-dev libgmock-dev
   redis-server
+  haproxy  # tests/integration/many_gateways_test.cpp; deploy/haproxy/haproxy.cfg
   help2man dpkg-dev file  # make install, make package: man page; CPack DEB dependencies
   python3 python3-websockets python3-redis python3-pytest python3-jwt
   clang libclang-rt-14-dev llvm  # make fuzz, make test-sanitize: runtimes, llvm-symbolizer
