@@ -29,16 +29,22 @@ bool read_stdin(std::string& out) {
 
 int main(int argc, char** argv) {
     CLI::App app{
-        "Publish a notification to every wsgate session of a user (PUBLISH ws:{USER_ID})."};
+        "Publish a notification to every wsgate session of a user (PUBLISH ws:{USER_ID}, or\n"
+        "SPUBLISH on the slot's master with --redis-mode cluster)."};
     const char* env_url = std::getenv("WSGATE_REDIS_URL");
     std::string redis_url =
         env_url != nullptr && *env_url != '\0' ? env_url : "redis://127.0.0.1:6379";
+    const char* env_mode = std::getenv("WSGATE_REDIS_MODE");
+    std::string mode_text = env_mode != nullptr && *env_mode != '\0' ? env_mode : "single";
     std::string timeout_text = "5s";
     std::string user_id;
     std::string payload;
     app.add_option("--redis-url", redis_url,
                    "redis://[[user]:password@]host[:port][/db]; default $WSGATE_REDIS_URL, then "
                    "redis://127.0.0.1:6379");
+    app.add_option("--redis-mode", mode_text,
+                   "single (PUBLISH) or cluster (SPUBLISH; --redis-url may list seed nodes "
+                   "comma-separated); default $WSGATE_REDIS_MODE, then single");
     app.add_option("--timeout", timeout_text,
                    "connect and reply timeout, e.g. 500ms, 5s (default 5s)");
     app.add_option("USER_ID", user_id, "the user whose sessions receive the payload")->required();
@@ -61,9 +67,20 @@ int main(int argc, char** argv) {
         std::cerr << "wsgate-publish: --timeout must be a positive duration such as 500ms or 5s\n";
         return exit_usage;
     }
-    if (!wsgate::redis::parse_redis_url(redis_url)) {
+    const auto mode = wsgate::parse_publish_mode(mode_text);
+    if (!mode) {
+        std::cerr << "wsgate-publish: --redis-mode must be single or cluster\n";
+        return exit_usage;
+    }
+    if (*mode == wsgate::publish_mode::single && redis_url.find(',') != std::string::npos) {
+        std::cerr << "wsgate-publish: --redis-url: a list of URLs needs --redis-mode cluster\n";
+        return exit_usage;
+    }
+    if (*mode == wsgate::publish_mode::single ? !wsgate::redis::parse_redis_url(redis_url)
+                                              : !wsgate::redis::parse_redis_url_list(redis_url)) {
         std::cerr << "wsgate-publish: invalid --redis-url (expected "
-                     "redis://[[user]:password@]host[:port][/db])\n";
+                     "redis://[[user]:password@]host[:port][/db]"
+                  << (*mode == wsgate::publish_mode::cluster ? ", comma-separated" : "") << ")\n";
         return exit_usage;
     }
     if (payload == "-") {
@@ -77,7 +94,7 @@ int main(int argc, char** argv) {
     // The publisher's messages name the server by its redacted URL and never echo the URL
     // given, so the password stays off stderr.
     try {
-        wsgate::publisher pub(redis_url, *timeout);
+        wsgate::publisher pub(redis_url, *timeout, *mode);
         const long long receivers = pub.publish_user_notification(user_id, payload);
         std::cout << receivers << '\n';
         std::cout.flush();

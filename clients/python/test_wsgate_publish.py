@@ -176,3 +176,115 @@ def test_bad_user_id_is_rejected(client, user_id, error):
 def test_non_text_payload_is_rejected(client, payload):
     with pytest.raises(TypeError):
         wsgate_publish.publish_user_notification(client, "u", payload)
+
+
+# --- Redis Cluster: SPUBLISH through redis.cluster.RedisCluster ------------------------------
+
+@pytest.fixture
+def cluster_ports(tmp_path):
+    """A 3-master Redis Cluster (no replicas) on free loopback ports, each node with an
+    explicit --cluster-port; yields the client ports."""
+    binary = _redis_server_binary()
+    cli = shutil.which("redis-cli") or "/usr/bin/redis-cli"
+    procs, ports = [], []
+    try:
+        for _ in range(3):
+            port, bus = _free_port(), _free_port()
+            procs.append(subprocess.Popen(
+                [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                 "no", "--cluster-enabled", "yes", "--cluster-port", str(bus),
+                 "--cluster-config-file", str(tmp_path / f"nodes-{port}.conf"),
+                 "--cluster-node-timeout", "2000", "--dir", str(tmp_path)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            ports.append(port)
+        for port in ports:
+            c = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1)
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    c.ping()
+                    break
+                except redis.exceptions.ConnectionError:
+                    if time.monotonic() > deadline:
+                        pytest.fail(f"cluster node on port {port} did not answer PING")
+                    time.sleep(0.02)
+        out = subprocess.run([cli, "--cluster", "create", *[f"127.0.0.1:{p}" for p in ports],
+                              "--cluster-replicas", "0", "--cluster-yes"],
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stdout + out.stderr
+        deadline = time.monotonic() + 20
+        while not all(b"cluster_state:ok" in redis.Redis(port=p).execute_command("CLUSTER", "INFO")
+                      for p in ports):
+            assert time.monotonic() < deadline, "cluster never reached cluster_state:ok"
+            time.sleep(0.05)
+        yield ports
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+def _owner_port(ports, channel: str) -> int:
+    slot = redis.Redis(port=ports[0]).execute_command("CLUSTER", "KEYSLOT", channel)
+    for start, end, master, *_ in redis.Redis(port=ports[0]).execute_command("CLUSTER", "SLOTS"):
+        if start <= slot <= end:
+            return int(master[1])
+    raise AssertionError(f"no owner for slot {slot}")
+
+
+def _ssubscribe(port: int, channel: str):
+    sub = redis.Redis(host="127.0.0.1", port=port, socket_timeout=5).pubsub()
+    sub.execute_command("SSUBSCRIBE", channel)
+    ack = sub.parse_response(timeout=5)
+    assert ack is not None and ack[0] == b"ssubscribe", ack
+    return sub
+
+
+def _next_smessage(sub, timeout: float = 5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        msg = sub.parse_response(timeout=max(0.0, deadline - time.monotonic()))
+        if msg is not None and msg[0] == b"smessage":
+            return msg[2]
+    return None
+
+
+def test_cluster_client_spublishes_to_the_slot_owner_and_follows_moved(cluster_ports):
+    from redis.cluster import ClusterNode, RedisCluster
+
+    rc = RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", cluster_ports[0])])
+    # One user per master.
+    users = {}
+    for i in range(200):
+        u = f"user-{i}"
+        users.setdefault(_owner_port(cluster_ports, "ws:" + u), u)
+        if len(users) == 3:
+            break
+    assert len(users) == 3
+    subs = {u: _ssubscribe(port, "ws:" + u) for port, u in users.items()}
+    try:
+        for u, sub in subs.items():
+            assert wsgate_publish.publish_user_notification(rc, u, f"to {u}") == 1
+            assert _next_smessage(sub) == f"to {u}".encode()
+
+        # Move one user's slot to another master: the client's cached map is now stale, so
+        # its SPUBLISH gets MOVED, and the helper reloads the map and publishes again.
+        src, user = next(iter(users.items()))
+        dst = next(p for p in cluster_ports if p != src)
+        slot = redis.Redis(port=src).execute_command("CLUSTER", "KEYSLOT", "ws:" + user)
+        ids = {p: redis.Redis(port=p).execute_command("CLUSTER", "MYID").decode()
+               for p in cluster_ports}
+        redis.Redis(port=dst).execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[src])
+        redis.Redis(port=src).execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[dst])
+        for p in [dst, src] + [p for p in cluster_ports if p not in (src, dst)]:
+            redis.Redis(port=p).execute_command("CLUSTER", "SETSLOT", slot, "NODE", ids[dst])
+        moved = _ssubscribe(dst, "ws:" + user)
+        try:
+            assert wsgate_publish.publish_user_notification(rc, user, b"after\x00move") == 1
+            assert _next_smessage(moved) == b"after\x00move"
+        finally:
+            moved.close()
+    finally:
+        for sub in subs.values():
+            sub.close()
+        rc.close()

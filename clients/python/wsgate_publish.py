@@ -4,6 +4,12 @@ The gateway subscribes each online user's channel and forwards every message to 
 that user's WebSocket sessions; this module only knows the channel naming contract.
 Works with ``redis.Redis`` (sync) and, through ``apublish_user_notification``, with
 ``redis.asyncio.Redis``.
+
+Redis Cluster (the gateway runs with ``--redis-mode cluster`` and subscribes with sharded
+Pub/Sub): pass a ``redis.cluster.RedisCluster`` and the notification goes out as
+``SPUBLISH`` to the master that owns the channel's slot. redis-py 4.3 has no ``spublish()``
+and cannot route SPUBLISH by itself ("Missing key"), so this module routes it with the
+client's slot cache and follows ``MOVED`` (re-reading the slot map) and ``ASK``.
 """
 
 from __future__ import annotations
@@ -36,13 +42,65 @@ def _check_payload(payload: Payload) -> Payload:
 
 
 def publish_user_notification(redis, user_id: str, payload: Payload) -> int:
-    """PUBLISH ``payload`` to ``user_id``'s channel with a sync ``redis.Redis``.
+    """PUBLISH ``payload`` to ``user_id``'s channel with a sync ``redis.Redis``, or SPUBLISH
+    it on the slot's master with a ``redis.cluster.RedisCluster``.
 
     Returns the number of subscribers that received it: one per gateway shard holding a
     session of this user, so 0 means the user is not online (Pub/Sub does not store it).
     Bytes are sent as they are; str is encoded by the client (UTF-8 by default).
     """
-    return int(redis.publish(channel_for_user(user_id), _check_payload(payload)))
+    channel = channel_for_user(user_id)
+    payload = _check_payload(payload)
+    if _is_cluster(redis):
+        return _spublish(redis, channel, payload)
+    return int(redis.publish(channel, payload))
+
+
+def _is_cluster(client) -> bool:
+    try:
+        from redis.cluster import RedisCluster
+    except ImportError:  # redis-py before 4.1 has no cluster client
+        return False
+    return isinstance(client, RedisCluster)
+
+
+# MOVED and ASK together; each MOVED re-reads the slot map, so a few are plenty.
+_MAX_REDIRECTS = 5
+
+
+def _spublish(cluster, channel: str, payload: Payload) -> int:
+    from redis.exceptions import AskError, MovedError
+
+    node = cluster.get_node_from_key(channel)
+    asking = False
+    for _ in range(_MAX_REDIRECTS):
+        conn = cluster.get_redis_connection(node)
+        try:
+            if asking:
+                # ASKING and SPUBLISH must share one connection: a pipeline holds one.
+                with conn.pipeline(transaction=False) as pipe:
+                    pipe.execute_command("ASKING")
+                    pipe.execute_command("SPUBLISH", channel, payload)
+                    return int(pipe.execute()[1])
+            return int(conn.execute_command("SPUBLISH", channel, payload))
+        except MovedError:
+            # The slot has a new owner for good (migration, failover): reload the map.
+            cluster.nodes_manager.initialize()
+            node = cluster.get_node_from_key(channel)
+            asking = False
+        except AskError as e:
+            # A migration in progress: this once on the importing node.
+            node = cluster.get_node(host=e.host, port=e.port) or _add_node(cluster, e.host, e.port)
+            asking = True
+    raise RuntimeError(f"SPUBLISH to {channel!r}: too many cluster redirects")
+
+
+def _add_node(cluster, host: str, port: int):
+    from redis.cluster import ClusterNode
+
+    node = ClusterNode(host, port)
+    cluster.nodes_manager.nodes_cache[node.name] = node
+    return node
 
 
 async def apublish_user_notification(redis, user_id: str, payload: Payload) -> int:

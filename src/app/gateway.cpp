@@ -40,7 +40,8 @@ gateway::gateway(config cfg)
         log::warn("demo_mode", {{"note", "demo endpoints enabled; not for production"},
                                 {"access", "loopback clients only"}});
         // The publisher speaks plain redis:// only; /demo/publish answers 501 otherwise.
-        if (!cfg_.redis.tls)
+        // It sends PUBLISH, which no sharded subscriber hears: 501 in cluster mode too.
+        if (!cfg_.redis.tls && cfg_.redis_mode == redis_mode::single)
             demo_ = std::make_unique<demo_publisher>(cfg_.redis, cfg_.redis_timeout);
     }
     auto address = net::ip::make_address(cfg_.listen_host);

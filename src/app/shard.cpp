@@ -21,6 +21,14 @@ redis::subscriber_options subscriber_options_for(const config& cfg, std::size_t 
     o.client_name = "wsgate-shard-" + std::to_string(index);
     return o;
 }
+
+redis::cluster_subscriber_options cluster_options_for(const config& cfg, std::size_t index) {
+    redis::cluster_subscriber_options o;
+    o.seeds = cfg.redis_seeds.empty() ? std::vector{cfg.redis} : cfg.redis_seeds;
+    o.node = subscriber_options_for(cfg, index);
+    o.refresh_interval = cfg.redis_cluster_refresh_interval;
+    return o;
+}
 }  // namespace
 
 shard::shard(std::size_t index, const config& cfg, const auth::verifier_store& verifiers,
@@ -31,10 +39,20 @@ shard::shard(std::size_t index, const config& cfg, const auth::verifier_store& v
       metrics_(registry.shard(index)),
       ioc_(std::make_unique<io_context_t>(1)),
       hub_(*this),
-      subscriber_(ioc_->get_executor(), subscriber_options_for(cfg, index), *this, metrics_),
       ctx_{cfg, verifiers, registry, stopping, metrics_, hub_, admission, origins},
       sweep_timer_(ioc_->get_executor()) {
     ctx_.demo = demo;
+    if (cfg.redis_mode == redis_mode::cluster)
+        cluster_ = std::make_unique<redis::cluster_subscriber>(
+            ioc_->get_executor(), cluster_options_for(cfg, index), *this, metrics_);
+    else
+        subscriber_ = std::make_unique<redis::subscriber>(
+            ioc_->get_executor(), subscriber_options_for(cfg, index), *this, metrics_);
+}
+
+void shard::stop_redis() {
+    if (subscriber_) subscriber_->stop();
+    if (cluster_) cluster_->stop();
 }
 
 shard::~shard() {
@@ -42,7 +60,7 @@ shard::~shard() {
     // sessions whose destructors use the hub and the subscriber: close what is open, then
     // destroy those handlers now, while everything they use still exists. The io_context
     // itself goes last, after every I/O object of this shard.
-    subscriber_.stop();
+    stop_redis();
     if (listener_) listener_->stop();
     sweep_timer_.cancel();
     ioc_->destroy_pending_handlers();
@@ -51,7 +69,8 @@ shard::~shard() {
 void shard::start(tcp::acceptor acceptor) {
     listener_ = std::make_shared<listener>(std::move(acceptor), ctx_);
     listener_->run();
-    subscriber_.run();
+    if (subscriber_) subscriber_->run();
+    if (cluster_) cluster_->run();
     sweep();
 }
 
@@ -84,12 +103,22 @@ void shard::begin_shutdown() {
     // Sessions unlink themselves only when destroyed, which never happens inside
     // shutdown(): their handlers still own them.
     for (auto it = ctx_.connections.begin(); it != ctx_.connections.end();) (it++)->shutdown();
-    subscriber_.stop();
+    stop_redis();
 }
 
-void shard::want(std::string_view user_id) { subscriber_.want(channel_for_user(user_id)); }
+void shard::want(std::string_view user_id) {
+    if (subscriber_)
+        subscriber_->want(channel_for_user(user_id));
+    else
+        cluster_->want(channel_for_user(user_id));
+}
 
-void shard::drop(std::string_view user_id) { subscriber_.drop(channel_for_user(user_id)); }
+void shard::drop(std::string_view user_id) {
+    if (subscriber_)
+        subscriber_->drop(channel_for_user(user_id));
+    else
+        cluster_->drop(channel_for_user(user_id));
+}
 
 void shard::on_message(std::string_view channel, std::string_view payload) {
     auto user = user_for_channel(channel);
@@ -112,5 +141,18 @@ void shard::on_subscribed(std::string_view channel) {
 }
 
 void shard::on_link_down() { hub_.on_unsubscribed_all(); }
+
+void shard::on_channels_down(const std::vector<std::string>& channels) {
+    if (!cluster_ || channels.empty()) return;
+    // Only these channels lost their subscription. The hub can unconfirm all users at
+    // once only, so unconfirm all and confirm again those still confirmed elsewhere; their
+    // open sessions ignore the repeated subscribed(), and a session joining later sees the
+    // exact state. O(users) per event: events are rare (a node link lost, a migration
+    // batch). TODO(lead): a hub::on_unsubscribed(user) would make this O(channels).
+    hub_.on_unsubscribed_all();
+    cluster_->for_each_confirmed([this](std::string_view channel) {
+        if (auto user = user_for_channel(channel)) hub_.on_subscribed(*user);
+    });
+}
 
 }  // namespace wsgate

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "hub/hub.hpp"
+#include "redis/cluster_subscriber.hpp"
 #include "redis/subscriber.hpp"
 #include "server/server_context.hpp"
 #include "util/net.hpp"
@@ -42,6 +43,7 @@ public:
     void on_message(std::string_view channel, std::string_view payload) override;
     void on_subscribed(std::string_view channel) override;
     void on_link_down() override;
+    void on_channels_down(const std::vector<std::string>& channels) override;
 
     /// How often the shard sweeps its connections: a quarter of --ping-interval, at most a
     /// second (the precision of token expiry), at least 50 ms.
@@ -49,6 +51,7 @@ public:
 
 private:
     void sweep();
+    void stop_redis();
 
     std::size_t index_;
     const config& cfg_;
@@ -61,7 +64,9 @@ private:
     // Declared before everything that does I/O on it, so it is destroyed last.
     std::unique_ptr<io_context_t> ioc_;
     hub hub_;
-    redis::subscriber subscriber_;
+    // Exactly one of the two, by --redis-mode.
+    std::unique_ptr<redis::subscriber> subscriber_;
+    std::unique_ptr<redis::cluster_subscriber> cluster_;
     server_context ctx_;
     std::shared_ptr<listener> listener_;
     // One timer for every connection's keepalive and token expiry (see sweep()).

@@ -225,6 +225,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     std::string redis_timeout = format_duration(cfg.redis_timeout);
     std::string redis_ping = format_duration(cfg.redis_ping_interval);
     std::string redis_backoff = format_duration(cfg.redis_backoff_max);
+    std::string redis_mode = "single";
+    std::string redis_cluster_refresh = format_duration(cfg.redis_cluster_refresh_interval);
     std::string shutdown_timeout = format_duration(cfg.shutdown_timeout);
     std::string drain_delay = format_duration(cfg.drain_delay);
     std::string max_connections = "auto";
@@ -246,7 +248,11 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     };
     opt("--listen", listen, "HOST:PORT to accept WebSocket and HTTP connections on")
         ->capture_default_str();
-    opt("--redis-url", redis_url, "redis[s]://[user:password@]host:port[/db]")
+    opt("--redis-url", redis_url,
+        "redis[s]://[user:password@]host:port[/db]; cluster mode: seed nodes, comma-separated")
+        ->capture_default_str();
+    opt("--redis-mode", redis_mode,
+        "single (SUBSCRIBE on one Redis) or cluster (SSUBSCRIBE on each slot's master)")
         ->capture_default_str();
     opt("--jwt-secret", jwt_secret, "shared secret for HS256/384/512 tokens");
     opt("--jwt-secret-file", jwt_secret_file,
@@ -293,6 +299,9 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     opt("--redis-ping-interval", redis_ping, "probe the Redis link with PING this often")
         ->capture_default_str();
     opt("--redis-backoff-max", redis_backoff, "cap on the jittered reconnect delay")
+        ->capture_default_str();
+    opt("--redis-cluster-refresh-interval", redis_cluster_refresh,
+        "cluster mode: re-read the slot map this often")
         ->capture_default_str();
     // --- Redis TLS: rediss:// only; the server certificate is always verified ---
     redis_tls_flags redis_tls;
@@ -351,11 +360,28 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     try {
         split_host_port(listen, cfg);
 
-        auto endpoint = redis::parse_redis_url(redis_url);
-        if (!endpoint)
-            throw bad_setting("--redis-url", "not redis://[user:password@]host:port[/db]");
-        cfg.redis = *endpoint;
-        cfg.redis_tls = check_redis_tls(redis_tls, endpoint->tls);
+        if (redis_mode == "single")
+            cfg.redis_mode = wsgate::redis_mode::single;
+        else if (redis_mode == "cluster")
+            cfg.redis_mode = wsgate::redis_mode::cluster;
+        else
+            throw bad_setting("--redis-mode", "'" + redis_mode + "' is not single or cluster");
+        if (cfg.redis_mode == wsgate::redis_mode::single &&
+            redis_url.find(',') != std::string::npos)
+            throw bad_setting("--redis-url", "a list of URLs needs --redis-mode cluster");
+        auto endpoints = redis::parse_redis_url_list(redis_url);
+        if (!endpoints)
+            throw bad_setting("--redis-url",
+                              cfg.redis_mode == wsgate::redis_mode::cluster
+                                  ? "not a comma-separated list of redis[s]://"
+                                    "[user:password@]host:port with one scheme and one set "
+                                    "of credentials"
+                                  : "not redis://[user:password@]host:port[/db]");
+        if (cfg.redis_mode == wsgate::redis_mode::cluster && endpoints->front().db != 0)
+            throw bad_setting("--redis-url", "Redis Cluster has only db 0");
+        cfg.redis_seeds = *endpoints;
+        cfg.redis = endpoints->front();
+        cfg.redis_tls = check_redis_tls(redis_tls, cfg.redis.tls);
 
         if (!jwt_secret.empty() && !jwt_secret_file.empty())
             throw bad_setting("--jwt-secret-file", "give either --jwt-secret or --jwt-secret-file");
@@ -397,6 +423,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         cfg.redis_timeout = duration_flag("--redis-timeout", redis_timeout, false);
         cfg.redis_ping_interval = duration_flag("--redis-ping-interval", redis_ping, false);
         cfg.redis_backoff_max = duration_flag("--redis-backoff-max", redis_backoff, false);
+        cfg.redis_cluster_refresh_interval =
+            duration_flag("--redis-cluster-refresh-interval", redis_cluster_refresh, false);
         cfg.shutdown_timeout = duration_flag("--shutdown-timeout", shutdown_timeout, false);
         cfg.drain_delay = duration_flag("--drain-delay", drain_delay, true);
         if (cfg.drain_delay > std::chrono::hours(1))

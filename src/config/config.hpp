@@ -20,6 +20,9 @@ enum class invalid_utf8_policy : std::uint8_t {
     binary,  // deliver it as a binary frame with the exact bytes
 };
 
+/// How the gateway talks to Redis (--redis-mode).
+enum class redis_mode { single, cluster };
+
 struct config {
     /// Address and port to listen on. Port 0 asks the kernel for a free port (tests); the
     /// bound port is logged in the `listening` line.
@@ -28,6 +31,15 @@ struct config {
 
     /// The Redis server every shard subscribes on. Credentials never reach logs.
     redis::redis_endpoint redis;
+    /// --redis-mode: one Redis (SUBSCRIBE) or a Redis Cluster (sharded Pub/Sub: SSUBSCRIBE
+    /// on the master that owns each channel's slot).
+    wsgate::redis_mode redis_mode = wsgate::redis_mode::single;
+    /// Every URL of --redis-url (the cluster's seed nodes); `redis` is the first. One entry
+    /// in single mode.
+    std::vector<redis::redis_endpoint> redis_seeds;
+    /// Cluster mode: how often each shard re-reads the slot map even when nothing hinted at
+    /// a change (MOVED, a pushed sunsubscribe and a lost node link trigger a refresh at once).
+    std::chrono::milliseconds redis_cluster_refresh_interval{30'000};
 
     auth::jwt_options jwt;
     /// How often the key files (secret file, PEM, JWKS) are checked for replacement; a

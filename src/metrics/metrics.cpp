@@ -251,6 +251,28 @@ std::string metrics_registry::render() const {
         "wsgate_redis_channels", "Channels subscribed, summed over shard connections.",
         [](auto& s) -> auto& { return s.redis_channels; });
     render_redis_liveness(shards_, out);
+    // Redis Cluster (zero in single mode). Labels are bounded: triggers only, no node names.
+    labelled(
+        "wsgate_redis_cluster_refreshes_total",
+        "Cluster slot map reads that succeeded, by what triggered them.", "trigger",
+        shard_metrics::cluster_refresh_triggers,
+        [](auto& s) -> auto& { return s.redis_cluster_refreshes_total; });
+    counter(
+        "wsgate_redis_cluster_refresh_errors_total",
+        "Cluster slot map reads for which no node answered.",
+        [](auto& s) -> auto& { return s.redis_cluster_refresh_errors_total; });
+    counter(
+        "wsgate_redis_cluster_channels_moved_total",
+        "Channels resubscribed on a new master after the slot map changed.",
+        [](auto& s) -> auto& { return s.redis_cluster_channels_moved_total; });
+    gauge(
+        "wsgate_redis_cluster_node_links",
+        "Subscriber links to cluster masters, summed over shards.",
+        [](auto& s) -> auto& { return s.redis_cluster_nodes; });
+    gauge(
+        "wsgate_redis_cluster_node_links_ready",
+        "Cluster master links connected with every channel confirmed, summed over shards.",
+        [](auto& s) -> auto& { return s.redis_cluster_nodes_ready; });
     out.push_back(scalar("wsgate_shards", "Event-loop shards (threads).", MetricType::Gauge,
                          static_cast<double>(shards_.size())));
     render_jwt_reloads(process_, out);

@@ -70,6 +70,18 @@ struct shard_metrics {
     counter redis_resubscribed_total{0};  // channels sent again after a reconnect
     gauge redis_channels{0};              // channels subscribed on this shard's connection
 
+    // --- Redis Cluster (--redis-mode cluster; written by the cluster subscriber) ----------
+    /// Label values of wsgate_redis_cluster_refreshes_total{trigger}, in the order of
+    /// redis::refresh_trigger.
+    static constexpr std::array<const char*, 7> cluster_refresh_triggers{
+        "startup", "periodic", "moved", "migration", "link_down", "no_owner", "retry"};
+    std::array<counter, cluster_refresh_triggers.size()> redis_cluster_refreshes_total{};
+    counter redis_cluster_refresh_errors_total{0};  // no node answered with a slot map
+    counter redis_cluster_channels_moved_total{0};  // channels re-routed to a new owner
+    gauge redis_cluster_nodes{0};                   // node links (one per master)
+    gauge redis_cluster_nodes_ready{0};             // of which connected and resubscribed
+    // --- end of Redis Cluster --------------------------------------------------------------
+
     // --- Redis link liveness (written by the subscriber) -----------------------------------
     // Rendered per shard (label `shard`) where a sum would hide the one stuck link.
 

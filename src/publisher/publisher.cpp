@@ -11,9 +11,12 @@
 #include <csignal>
 #include <ctime>
 #include <stdexcept>
+#include <unordered_map>
 #include <utility>
 
 #include "redis/channel.hpp"
+#include "redis/cluster_topology.hpp"
+#include "redis/key_slot.hpp"
 
 namespace wsgate {
 namespace {
@@ -104,10 +107,46 @@ std::string error_reply_text(const redisReply& r) {
 
 }  // namespace
 
+std::optional<publish_mode> parse_publish_mode(std::string_view text) {
+    if (text == "single") return publish_mode::single;
+    if (text == "cluster") return publish_mode::cluster;
+    return std::nullopt;
+}
+
+struct publisher::cluster_state {
+    std::vector<redis::redis_endpoint> seeds;
+    std::optional<redis::cluster_topology> topology;
+    std::unordered_map<std::string, context_ptr> nodes;  // by node_address::key()
+};
+
 void publisher::context_deleter::operator()(redisContext* c) const noexcept { redisFree(c); }
+
+publisher::publisher(std::string_view redis_url, std::chrono::milliseconds timeout,
+                     publish_mode mode)
+    : timeout_(timeout) {
+    if (mode == publish_mode::single) {
+        *this = publisher(redis_url, timeout);
+        return;
+    }
+    auto seeds = redis::parse_redis_url_list(redis_url);
+    if (!seeds)
+        throw std::runtime_error(
+            "invalid Redis URL list (expected redis://host:port[,redis://host:port...] with one "
+            "scheme and one set of credentials)");
+    endpoint_ = seeds->front();
+    server_ = redis::redacted_url(endpoint_);
+    if (endpoint_.tls) throw std::runtime_error("TLS not supported yet (" + server_ + ")");
+    if (endpoint_.db != 0) throw std::runtime_error("Redis Cluster has only db 0");
+    if (timeout_ <= std::chrono::milliseconds::zero())
+        throw std::runtime_error("publisher timeout must be positive");
+    cluster_ = std::make_unique<cluster_state>();
+    cluster_->seeds = std::move(*seeds);
+}
 
 publisher::publisher(std::string_view redis_url, std::chrono::milliseconds timeout)
     : timeout_(timeout) {
+    if (redis_url.find(',') != std::string_view::npos)
+        throw std::runtime_error("a list of Redis URLs needs cluster mode");
     auto parsed = redis::parse_redis_url(redis_url);
     if (!parsed)
         throw std::runtime_error(
@@ -124,42 +163,45 @@ publisher::~publisher() = default;
 publisher::publisher(publisher&&) noexcept = default;
 publisher& publisher::operator=(publisher&&) noexcept = default;
 
-void publisher::connect() {
+void publisher::connect() { context_ = open(endpoint_); }
+
+publisher::context_ptr publisher::open(const redis::redis_endpoint& ep) const {
+    const std::string server = redis::redacted_url(ep);  // names this node in messages
     const timeval tv = to_timeval(timeout_);
-    context_ptr c(redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port, tv));
-    if (!c) throw std::runtime_error("cannot connect to Redis at " + server_ + ": out of memory");
-    if (c->err)
-        throw std::runtime_error("cannot connect to Redis at " + server_ + ": " + c->errstr);
+    context_ptr c(redisConnectWithTimeout(ep.host.c_str(), ep.port, tv));
+    if (!c) throw std::runtime_error("cannot connect to Redis at " + server + ": out of memory");
+    if (c->err) throw std::runtime_error("cannot connect to Redis at " + server + ": " + c->errstr);
     // redisConnectWithTimeout bounds only the connect; replies need their own timeout.
     if (redisSetTimeout(c.get(), tv) != REDIS_OK)
-        throw std::runtime_error("cannot set the timeout for Redis at " + server_ + ": " +
+        throw std::runtime_error("cannot set the timeout for Redis at " + server + ": " +
                                  c->errstr);
 
     auto expect_ok = [&](std::initializer_list<std::string_view> args, std::string_view what) {
         int err = 0;
         reply_ptr r = run_command(c.get(), args, err);
         if (!r)
-            throw std::runtime_error(std::string(what) + " failed on " + server_ + ": " +
+            throw std::runtime_error(std::string(what) + " failed on " + server + ": " +
                                      io_error_text(*c, err, timeout_));
         if (r->type != REDIS_REPLY_STATUS)
-            throw std::runtime_error(std::string(what) + " failed on " + server_ + ": " +
+            throw std::runtime_error(std::string(what) + " failed on " + server + ": " +
                                      error_reply_text(*r));
     };
     // A username without a password is valid for a `nopass` ACL user, which accepts any.
-    if (!endpoint_.username.empty()) {
-        expect_ok({"AUTH", endpoint_.username, endpoint_.password}, "AUTH");
-    } else if (!endpoint_.password.empty()) {
-        expect_ok({"AUTH", endpoint_.password}, "AUTH");
+    if (!ep.username.empty()) {
+        expect_ok({"AUTH", ep.username, ep.password}, "AUTH");
+    } else if (!ep.password.empty()) {
+        expect_ok({"AUTH", ep.password}, "AUTH");
     }
     // Pub/Sub ignores the database, but a wrong db in the URL is a configuration error the
     // gateway would also hit, so we surface it here rather than publish anyway.
-    if (endpoint_.db != 0) expect_ok({"SELECT", std::to_string(endpoint_.db)}, "SELECT");
-    context_ = std::move(c);
+    if (ep.db != 0) expect_ok({"SELECT", std::to_string(ep.db)}, "SELECT");
+    return c;
 }
 
 long long publisher::publish_user_notification(std::string_view user_id, std::string_view payload) {
     if (user_id.empty()) throw std::invalid_argument("empty user id");
     const std::string channel = channel_for_user(user_id);
+    if (cluster_) return publish_cluster(channel, payload);
 
     for (int attempt = 0;; ++attempt) {
         const bool reused = context_ != nullptr;
@@ -177,6 +219,142 @@ long long publisher::publish_user_notification(std::string_view user_id, std::st
         if (r->type != REDIS_REPLY_INTEGER)
             throw std::runtime_error("PUBLISH failed on " + server_ + ": " + error_reply_text(*r));
         return r->integer;
+    }
+}
+
+namespace {
+
+// "MOVED 8955 127.0.0.1:7002" / "ASK ...": the node named, or nothing.
+std::optional<redis::node_address> redirect_target(std::string_view text) {
+    const auto last_space = text.rfind(' ');
+    if (last_space == std::string_view::npos) return std::nullopt;
+    const auto target = text.substr(last_space + 1);
+    const auto colon = target.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+    unsigned port = 0;
+    for (char ch : target.substr(colon + 1)) {
+        if (ch < '0' || ch > '9' || port > 65535) return std::nullopt;
+        port = port * 10 + static_cast<unsigned>(ch - '0');
+    }
+    if (port == 0 || port > 65535) return std::nullopt;
+    auto host = target.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
+    return redis::node_address{std::string(host), static_cast<std::uint16_t>(port)};
+}
+
+}  // namespace
+
+long long publisher::publish_cluster(const std::string& channel, std::string_view payload) {
+    auto& cs = *cluster_;
+    const auto slot = redis::key_slot(channel);
+
+    // Reads the slot map from the first node that answers: known masters, then seeds.
+    auto refresh = [&] {
+        std::vector<redis::redis_endpoint> candidates;
+        auto add = [&](const std::string& host, std::uint16_t port) {
+            for (const auto& c : candidates)
+                if (c.host == host && c.port == port) return;
+            auto ep = cs.seeds.front();
+            ep.host = host;
+            ep.port = port;
+            candidates.push_back(std::move(ep));
+        };
+        if (cs.topology)
+            for (const auto& m : cs.topology->masters()) add(m.host, m.port);
+        for (const auto& s : cs.seeds) add(s.host, s.port);
+        cs.topology.reset();
+        std::string why = "no seed node";
+        for (const auto& ep : candidates) {
+            try {
+                context_ptr c = open(ep);
+                int err = 0;
+                reply_ptr r = run_command(c.get(), {"CLUSTER", "SHARDS"}, err);
+                if (r && r->type == REDIS_REPLY_ERROR) {
+                    r = run_command(c.get(), {"CLUSTER", "SLOTS"}, err);
+                    if (r && r->type == REDIS_REPLY_ARRAY) {
+                        if (auto t = redis::parse_cluster_slots(*r, ep.host)) {
+                            cs.topology = std::move(*t);
+                            return;
+                        }
+                    }
+                } else if (r && r->type == REDIS_REPLY_ARRAY) {
+                    if (auto t = redis::parse_cluster_shards(*r, ep.host, false)) {
+                        cs.topology = std::move(*t);
+                        return;
+                    }
+                }
+                why = !r                             ? io_error_text(*c, err, timeout_)
+                      : r->type == REDIS_REPLY_ERROR ? error_reply_text(*r)
+                                                     : "unexpected slot map reply";
+            } catch (const std::runtime_error& e) {
+                why = e.what();
+            }
+        }
+        throw std::runtime_error("cannot read the cluster slot map (" + server_ + "): " + why);
+    };
+    auto node_endpoint = [&](const redis::node_address& a) {
+        auto ep = cs.seeds.front();
+        ep.host = a.host;
+        ep.port = a.port;
+        return ep;
+    };
+
+    constexpr int max_attempts = 5;  // redirects and reconnects together
+    std::optional<redis::node_address> ask;
+    for (int attempt = 0;; ++attempt) {
+        if (!cs.topology) refresh();
+        redis::node_address target;
+        if (ask) {
+            target = *ask;
+        } else if (const auto* owner = cs.topology->owner(slot)) {
+            target = *owner;
+        } else {
+            cs.topology.reset();  // try a fresh map once more before giving up
+            if (attempt + 1 >= max_attempts)
+                throw std::runtime_error("SPUBLISH failed: no master serves slot " +
+                                         std::to_string(slot) + " (" + server_ + ")");
+            continue;
+        }
+        const auto key = target.key();
+        const std::string where = redis::redacted_url(node_endpoint(target));
+        auto& ctx = cs.nodes[key];
+        const bool reused = ctx != nullptr;
+        if (!ctx) ctx = open(node_endpoint(target));
+        int err = 0;
+        if (ask) {
+            reply_ptr a = run_command(ctx.get(), {"ASKING"}, err);
+            if (!a) {
+                ctx.reset();
+                throw std::runtime_error("ASKING failed on " + where);
+            }
+        }
+        reply_ptr r = run_command(ctx.get(), {"SPUBLISH", channel, payload}, err);
+        ask.reset();
+        if (!r) {
+            const bool retry = reused && is_broken_connection(*ctx, err);
+            const std::string why = io_error_text(*ctx, err, timeout_);
+            cs.nodes.erase(key);
+            // A node that went away may have been replaced: read the map again.
+            if (retry && attempt + 1 < max_attempts) {
+                cs.topology.reset();
+                continue;
+            }
+            throw std::runtime_error("SPUBLISH failed on " + where + ": " + why);
+        }
+        if (r->type == REDIS_REPLY_INTEGER) return r->integer;
+        const std::string text = error_reply_text(*r);
+        if (attempt + 1 < max_attempts) {
+            if (text.starts_with("MOVED ")) {
+                cs.topology.reset();  // the slot moved for good: read the map again
+                continue;
+            }
+            if (text.starts_with("ASK ")) {
+                ask = redirect_target(text);  // a migration in progress: this once there
+                if (ask) continue;
+            }
+        }
+        throw std::runtime_error("SPUBLISH failed on " + where + ": " + text);
     }
 }
 

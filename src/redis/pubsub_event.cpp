@@ -19,18 +19,23 @@ bool is_integer(const redisReply& r) { return r.type == REDIS_REPLY_INTEGER; }
 result<pubsub_event> classify_array(const redisReply& reply) {
     const auto unexpected = make_error_code(errc::redis_unexpected_reply);
     if (reply.elements == 0 || !is_string(*reply.element[0])) return unexpected;
-    const std::string_view kind = text_of(*reply.element[0]);
+    std::string_view kind = text_of(*reply.element[0]);
 
     if (reply.elements == 3) {
         const redisReply& second = *reply.element[1];
         const redisReply& third = *reply.element[2];
+        // Sharded Pub/Sub (Redis 7) uses the same shapes with an "s" in front.
+        const bool sharded = kind.starts_with('s') && kind != "subscribe";
+        if (sharded) kind.remove_prefix(1);
         if (kind == "message" && is_string(second) && is_string(third))
-            return message_event{text_of(second), text_of(third)};
+            return message_event{text_of(second), text_of(third), sharded};
         if (kind == "subscribe" && is_string(second) && is_integer(third))
-            return subscribe_event{text_of(second), third.integer};
+            return subscribe_event{text_of(second), third.integer, sharded};
         if (kind == "unsubscribe" && is_integer(third)) {
-            if (is_string(second)) return unsubscribe_event{text_of(second), third.integer};
-            if (second.type == REDIS_REPLY_NIL) return unsubscribe_event{{}, third.integer};
+            if (is_string(second))
+                return unsubscribe_event{text_of(second), third.integer, sharded};
+            if (second.type == REDIS_REPLY_NIL)
+                return unsubscribe_event{{}, third.integer, sharded};
         }
         return unexpected;
     }
@@ -78,7 +83,7 @@ result<pubsub_event> classify(const redisReply& reply) {
 }
 
 std::ostream& operator<<(std::ostream& os, const message_event& e) {
-    os << "message{channel=";
+    os << (e.sharded ? "smessage{channel=" : "message{channel=");
     print_escaped(os, e.channel);
     os << ", payload=";
     print_escaped(os, e.payload);
@@ -86,13 +91,13 @@ std::ostream& operator<<(std::ostream& os, const message_event& e) {
 }
 
 std::ostream& operator<<(std::ostream& os, const subscribe_event& e) {
-    os << "subscribe{channel=";
+    os << (e.sharded ? "ssubscribe{channel=" : "subscribe{channel=");
     print_escaped(os, e.channel);
     return os << ", count=" << e.count << '}';
 }
 
 std::ostream& operator<<(std::ostream& os, const unsubscribe_event& e) {
-    os << "unsubscribe{channel=";
+    os << (e.sharded ? "sunsubscribe{channel=" : "unsubscribe{channel=");
     if (e.channel.data() == nullptr) {
         os << "nil";
     } else {

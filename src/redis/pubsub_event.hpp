@@ -12,26 +12,33 @@
 
 namespace wsgate::redis {
 
-/// ["message", channel, payload]: a PUBLISH to a channel we subscribe to.
+/// ["message", channel, payload]: a PUBLISH to a channel we subscribe to; or
+/// ["smessage", ...] (sharded = true): an SPUBLISH in a cluster.
 struct message_event {
     std::string_view channel;
     std::string_view payload;  // any bytes, NUL included
+    bool sharded = false;
     friend bool operator==(const message_event&, const message_event&) = default;
 };
 
 /// ["subscribe", channel, count]: Redis confirms one channel; count is our total now.
+/// ["ssubscribe", ...] (sharded = true) for SSUBSCRIBE.
 struct subscribe_event {
     std::string_view channel;
     long long count = 0;
+    bool sharded = false;
     friend bool operator==(const subscribe_event&, const subscribe_event&) = default;
 };
 
 /// ["unsubscribe", channel | nil, count]. The channel is nil (an empty view here) when
 /// UNSUBSCRIBE without arguments finds nothing to drop. Our channels are never empty (they
 /// carry the channel prefix), so empty means nil.
+/// ["sunsubscribe", ...] (sharded = true) answers SUNSUBSCRIBE, and is also pushed unasked
+/// when the channel's slot migrates to another node.
 struct unsubscribe_event {
     std::string_view channel;
     long long count = 0;
+    bool sharded = false;
     friend bool operator==(const unsubscribe_event&, const unsubscribe_event&) = default;
 };
 
@@ -56,7 +63,7 @@ using pubsub_event = std::variant<message_event, subscribe_event, unsubscribe_ev
                                   status_event, error_event>;
 
 /// Maps one reply to an event after checking its whole shape. The string_views point into
-/// `reply` and are valid while it lives. Any other shape (pmessage, ssubscribe, integers,
+/// `reply` and are valid while it lives. Any other shape (pmessage, psubscribe, integers,
 /// wrong element types or counts) fails with errc::redis_unexpected_reply. Any thread.
 result<pubsub_event> classify(const redisReply& reply);
 

@@ -90,6 +90,35 @@ result<redis_endpoint> parse_redis_url(std::string_view url) {
     return ep;
 }
 
+result<std::vector<redis_endpoint>> parse_redis_url_list(std::string_view list) {
+    const auto invalid = make_error_code(errc::invalid_url);
+    std::vector<redis_endpoint> out;
+    for (;;) {
+        const auto comma = list.find(',');
+        auto ep = parse_redis_url(list.substr(0, comma));
+        if (!ep) return ep.error();
+        out.push_back(std::move(*ep));
+        if (comma == std::string_view::npos) break;
+        list.remove_prefix(comma + 1);
+    }
+    // One set of credentials for the whole list: the first entry that has some.
+    redis_endpoint creds = out.front();
+    for (const auto& ep : out)
+        if (!ep.password.empty()) {
+            creds = ep;
+            break;
+        }
+    for (auto& ep : out) {
+        if (ep.tls != creds.tls || ep.db != creds.db) return invalid;
+        if (!ep.password.empty() &&
+            (ep.username != creds.username || ep.password != creds.password))
+            return invalid;
+        ep.username = creds.username;
+        ep.password = creds.password;
+    }
+    return out;
+}
+
 std::string redacted_url(const redis_endpoint& endpoint) {
     std::string out = endpoint.tls ? "rediss://" : "redis://";
     // Only an IPv6 literal contains ':'; it needs its brackets back to stay a valid URL.

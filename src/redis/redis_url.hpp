@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "util/error.hpp"
 
@@ -30,6 +31,14 @@ struct redis_endpoint {
 /// fragment, or a userinfo without ':' (which redis-py reads as a user and other clients
 /// as a password, so we refuse to guess).
 result<redis_endpoint> parse_redis_url(std::string_view url);
+
+/// A comma-separated list of URLs, the seed nodes of a Redis Cluster:
+/// "redis://h1:p1,redis://h2:p2". Every entry follows parse_redis_url; all must share the
+/// scheme (TLS is a property of the deployment, not of one node) and the same credentials
+/// and db, because the nodes found later through CLUSTER SHARDS are reached with them. An
+/// entry without credentials inherits the others'. Empty entries, a mixed scheme or
+/// differing credentials fail with errc::invalid_url.
+result<std::vector<redis_endpoint>> parse_redis_url_list(std::string_view list);
 
 /// "redis://host:port/db" (or rediss://) with the credentials removed, safe for logs.
 std::string redacted_url(const redis_endpoint& endpoint);

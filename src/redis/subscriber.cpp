@@ -31,6 +31,7 @@
 
 #include "redis/pubsub_event.hpp"
 #include "redis/resp_writer.hpp"
+#include "redis/tls_context.hpp"
 #include "util/log.hpp"
 
 namespace wsgate::redis {
@@ -54,23 +55,6 @@ error_code first_error(const std::variant<T...>& v) {
                 return make_error_code(errc::redis_timeout);
         },
         v);
-}
-
-// The client side of rediss://: TLS 1.2 or later, the server certificate always verified
-// (against ca_file, or the system store), a client certificate when given.
-asio::ssl::context make_tls_context(const tls_options& t) {
-    asio::ssl::context ctx(asio::ssl::context::tls_client);
-    SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
-    ctx.set_verify_mode(asio::ssl::verify_peer);
-    if (t.ca_file.empty())
-        ctx.set_default_verify_paths();
-    else
-        ctx.load_verify_file(t.ca_file);
-    if (!t.cert_file.empty()) {
-        ctx.use_certificate_chain_file(t.cert_file);
-        ctx.use_private_key_file(t.key_file, asio::ssl::context::pem);
-    }
-    return ctx;
 }
 
 asio::awaitable<error_code> sleep_then_timeout(asio::steady_timer& t, std::chrono::milliseconds d) {
@@ -176,7 +160,11 @@ void subscriber::schedule_flush() {
 
 void subscriber::flush() {
     if (!connected_ || dirty_.empty()) return;
-    std::vector<std::string_view> sub{"SUBSCRIBE"}, unsub{"UNSUBSCRIBE"};
+    std::vector<std::string_view> sub{opts_.sharded ? "SSUBSCRIBE" : "SUBSCRIBE"},
+        unsub{opts_.sharded ? "SUNSUBSCRIBE" : "UNSUBSCRIBE"};
+    // Sharded: one channel per command (pipelined), since a command's channels must share
+    // a slot, and so that an error reply names exactly one channel.
+    const std::size_t batch = opts_.sharded ? 1 : opts_.batch;
     auto emit = [&](std::vector<std::string_view>& cmd) {
         if (cmd.size() > 1) append_command(out_, cmd);
         cmd.resize(1);
@@ -193,7 +181,8 @@ void subscriber::flush() {
         ++st.inflight;
         auto& cmd = st.desired ? sub : unsub;
         cmd.push_back(it->first);
-        if (cmd.size() > opts_.batch) emit(cmd);
+        if (opts_.sharded) sent_.push_back({it->first, st.desired});
+        if (cmd.size() > batch) emit(cmd);
     }
     emit(sub);
     emit(unsub);
@@ -227,11 +216,24 @@ error_code subscriber::handle_reply(const redisReply& reply) {
         shard_metrics::inc(metrics_.redis_messages_total);
         events_.on_message(m->channel, m->payload);
     } else if (auto* s = std::get_if<subscribe_event>(&*ev)) {
+        if (s->sharded != opts_.sharded) return make_error_code(errc::redis_unexpected_reply);
+        if (opts_.sharded) take_sent(s->channel, true);
         on_ack(s->channel, true);
     } else if (auto* u = std::get_if<unsubscribe_event>(&*ev)) {
-        on_ack(u->channel, false);
+        if (u->sharded != opts_.sharded) return make_error_code(errc::redis_unexpected_reply);
+        // Sharded: a sunsubscribe that answers nothing we sent is the server's own: the
+        // channel's slot moved to another node (cluster spec, sharded Pub/Sub).
+        if (opts_.sharded && !take_sent(u->channel, false))
+            on_server_drop(u->channel, "sunsubscribe");
+        else
+            on_ack(u->channel, false);
     } else if (std::holds_alternative<pong_event>(*ev)) {
         on_pong();
+    } else if (auto* e = std::get_if<error_event>(&*ev); e && opts_.sharded && !sent_.empty()) {
+        // MOVED (the slot has another owner), CLUSTERDOWN...: refuses one channel's
+        // command, not the link. Only PING's answer could also be an error, and it is
+        // never one on a healthy server.
+        on_command_failed(e->text);
     } else if (auto* e = std::get_if<error_event>(&*ev)) {
         log::warn("redis_error_reply", {{"error", e->text}});
         return make_error_code(errc::redis_error_reply);
@@ -239,6 +241,44 @@ error_code subscriber::handle_reply(const redisReply& reply) {
         return make_error_code(errc::redis_unexpected_reply);
     }
     return {};
+}
+
+bool subscriber::take_sent(std::string_view channel, bool subscribe) {
+    if (sent_.empty() || sent_.front().subscribe != subscribe || sent_.front().channel != channel)
+        return false;
+    sent_.pop_front();
+    return true;
+}
+
+void subscriber::on_server_drop(std::string_view channel, std::string_view reason) {
+    auto it = channels_.find(channel);
+    if (it == channels_.end()) return;
+    auto& st = it->second;
+    if (st.subscribed) shard_metrics::add(metrics_.redis_channels, -1);
+    st.subscribed = false;
+    if (st.inflight != 0) return;  // a later command of ours decides the state
+    st.expected = false;
+    if (!st.desired) {
+        channels_.erase(it);
+        return;
+    }
+    events_.on_dropped(channel, reason);  // last: it may drop the channel
+}
+
+void subscriber::on_command_failed(std::string_view reason) {
+    const sent_command cmd = std::move(sent_.front());
+    sent_.pop_front();
+    log::debug("redis_command_refused", {{"channel", cmd.channel},
+                                         {"error", std::string(reason.substr(0, 80))},
+                                         {"url", redacted_url(opts_.endpoint)}});
+    auto it = channels_.find(cmd.channel);
+    if (it == channels_.end()) return;
+    auto& st = it->second;
+    if (st.inflight > 0) --st.inflight;
+    // A refused SSUBSCRIBE or SUNSUBSCRIBE (MOVED) means this node does not serve the
+    // slot, so it holds no subscription for the channel either way.
+    if (cmd.subscribe && resubscribe_pending_ > 0 && --resubscribe_pending_ == 0) set_ready(true);
+    on_server_drop(cmd.channel, reason);
 }
 
 void subscriber::on_pong() {
@@ -256,7 +296,8 @@ void subscriber::set_ready(bool r) {
         down_reported_ = false;
         ready_since_ = clock::now();
     }
-    metrics_.redis_up.store(r ? 1 : 0, std::memory_order_relaxed);
+    if (opts_.report_up) metrics_.redis_up.store(r ? 1 : 0, std::memory_order_relaxed);
+    events_.on_ready_changed(r);
 }
 
 void subscriber::link_down() {
@@ -270,6 +311,7 @@ void subscriber::link_down() {
     out_.clear();
     writing_.clear();
     dirty_.clear();
+    sent_.clear();
     resubscribe_pending_ = 0;
     // Nothing is subscribed on a new connection: forget the server state, keep the wishes.
     for (auto it = channels_.begin(); it != channels_.end();) {
@@ -384,19 +426,7 @@ asio::awaitable<error_code> subscriber::tls_handshake() {
     const std::string& name =
         opts_.tls.server_name.empty() ? opts_.endpoint.host : opts_.tls.server_name;
     auto& tls = tls_->stream.emplace(socket_, tls_->context);
-    error_code ip_ec;
-    asio::ip::make_address(name, ip_ec);
-    // SNI carries DNS names only (RFC 6066, 3); an IP literal is still verified below.
-    if (ip_ec && !SSL_set_tlsext_host_name(tls.native_handle(), name.c_str()))
-        co_return make_error_code(errc::redis_protocol);
-    tls.set_verify_callback([check = asio::ssl::host_name_verification(name)](
-                                bool preverified, asio::ssl::verify_context& ctx) {
-        if (check(preverified, ctx)) return true;
-        // Name the reason for the log: a chain problem already carries its own.
-        if (preverified)
-            X509_STORE_CTX_set_error(ctx.native_handle(), X509_V_ERR_HOSTNAME_MISMATCH);
-        return false;
-    });
+    if (!prepare_tls_stream(tls, name)) co_return make_error_code(errc::redis_protocol);
     auto [ec] = co_await tls.async_handshake(asio::ssl::stream_base::client, use_tuple);
     if (ec && !down_reported_ && ec != asio::error::operation_aborted) {
         // A wrong CA, an expired or mismatched certificate, or a server that wants a client

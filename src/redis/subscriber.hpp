@@ -10,12 +10,14 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <random>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "metrics/metrics.hpp"
 #include "redis/redis_url.hpp"
@@ -32,6 +34,25 @@ public:
     virtual void on_subscribed(std::string_view channel) = 0;
     /// The connection was lost: nothing is subscribed until the set is sent again.
     virtual void on_link_down() = 0;
+
+    // --- Redis Cluster (sharded Pub/Sub) -------------------------------------------------
+    /// Sharded mode: the server ended or refused `channel`'s subscription: a pushed
+    /// `sunsubscribe` (its slot migrated away) or an error reply such as MOVED (`reason`,
+    /// safe to log). The channel stays desired but is not resent until it is dropped and
+    /// wanted again (the cluster subscriber moves it to the slot's new owner).
+    virtual void on_dropped(std::string_view channel, std::string_view reason) {
+        (void)channel;
+        (void)reason;
+    }
+    /// ready() changed.
+    virtual void on_ready_changed(bool ready) { (void)ready; }
+    /// Cluster mode: only these channels lost their subscription (one node's link went
+    /// down, or a slot migrated); the others are unaffected. on_subscribed() follows for
+    /// each once it is confirmed again. The default treats it as a whole-link loss.
+    virtual void on_channels_down(const std::vector<std::string>& channels) {
+        (void)channels;
+        on_link_down();
+    }
 
 protected:
     ~subscriber_events() = default;
@@ -56,6 +77,13 @@ struct subscriber_options {
     std::size_t batch = 1000;
     /// CLIENT SETNAME value, so operators can find our connections in CLIENT LIST.
     std::string client_name = "wsgate";
+    /// Redis Cluster: SSUBSCRIBE/SUNSUBSCRIBE, one channel per command (a command's
+    /// channels must share a slot, or Redis answers CROSSSLOT), and per-channel error
+    /// replies (MOVED) and pushed sunsubscribes reported through on_dropped().
+    bool sharded = false;
+    /// Whether ready() is written to the shard's wsgate_redis_up gauge. The cluster
+    /// subscriber runs one subscriber per node and reports readiness for all of them.
+    bool report_up = true;
 };
 
 /// One shard's Redis subscriber connection.
@@ -83,6 +111,8 @@ public:
     bool ready() const noexcept { return ready_; }
     /// Channels in the desired set.
     std::size_t desired_count() const noexcept { return desired_; }
+    /// The server endpoint this subscriber connects to.
+    const redis_endpoint& endpoint() const noexcept { return opts_.endpoint; }
 
 private:
     struct channel_state {
@@ -109,6 +139,9 @@ private:
     boost::asio::awaitable<boost::system::error_code> watchdog();
 
     boost::system::error_code handle_reply(const redisReply& reply);
+    bool take_sent(std::string_view channel, bool subscribe);
+    void on_server_drop(std::string_view channel, std::string_view reason);
+    void on_command_failed(std::string_view reason);
     void on_pong();
     void on_ack(std::string_view channel, bool subscribed);
     void mark_dirty(std::string_view channel);
@@ -140,6 +173,13 @@ private:
     std::unordered_set<std::string, string_hash, std::equal_to<>> dirty_;
     std::size_t desired_ = 0;
     std::size_t resubscribe_pending_ = 0;  // acks still due for the reconnect batch
+    // Sharded mode: the (channel, subscribe?) of each command sent and not yet answered,
+    // in order, so an error reply or a pushed sunsubscribe can be tied to its channel.
+    struct sent_command {
+        std::string channel;
+        bool subscribe;
+    };
+    std::deque<sent_command> sent_;
     bool flush_scheduled_ = false;
     bool connected_ = false;  // handshake done; commands may be sent
     bool ready_ = false;

@@ -274,3 +274,57 @@ TEST(Config, DemoModeIsOffByDefaultAndParsesLikeABoolean) {
     EXPECT_EQ(bad.out.exit_code, 2);
     EXPECT_NE(bad.err.find("--demo"), std::string::npos) << bad.err;
 }
+
+TEST(Config, RedisClusterModeTakesSeedNodes) {
+    auto p = parse({"--jwt-secret", "s", "--redis-mode", "cluster", "--redis-url",
+                    "redis://:pw@10.0.0.1:7000,redis://10.0.0.2:7001",
+                    "--redis-cluster-refresh-interval", "5s"});
+    ASSERT_EQ(p.out.exit_code, -1) << p.err;
+    const auto& c = p.out.cfg;
+    EXPECT_EQ(c.redis_mode, wsgate::redis_mode::cluster);
+    ASSERT_EQ(c.redis_seeds.size(), 2u);
+    EXPECT_EQ(c.redis_seeds[1].host, "10.0.0.2");
+    EXPECT_EQ(c.redis_seeds[1].password, "pw");  // one set of credentials for all seeds
+    EXPECT_EQ(c.redis, c.redis_seeds[0]);
+    EXPECT_EQ(c.redis_cluster_refresh_interval, std::chrono::seconds(5));
+
+    scoped_env mode("WSGATE_REDIS_MODE", "cluster");
+    auto e = parse({"--jwt-secret", "s", "--redis-url", "redis://h:7000"});
+    ASSERT_EQ(e.out.exit_code, -1) << e.err;
+    EXPECT_EQ(e.out.cfg.redis_mode, wsgate::redis_mode::cluster);
+}
+
+TEST(Config, RedisModeDefaultsToSingle) {
+    auto p = parse({"--jwt-secret", "s"});
+    ASSERT_EQ(p.out.exit_code, -1) << p.err;
+    EXPECT_EQ(p.out.cfg.redis_mode, wsgate::redis_mode::single);
+    EXPECT_EQ(p.out.cfg.redis_seeds.size(), 1u);
+    EXPECT_EQ(p.out.cfg.redis_cluster_refresh_interval, std::chrono::seconds(30));
+}
+
+TEST(Config, BadRedisClusterSettingsNameTheirFlag) {
+    struct bad_case {
+        std::vector<const char*> args;
+        const char* flag;
+        const char* words;
+    };
+    const std::vector<bad_case> cases = {
+        {{"--redis-url", "redis://h1:1,redis://h2:2"}, "--redis-url", "--redis-mode cluster"},
+        {{"--redis-mode", "sharded"}, "--redis-mode", "single or cluster"},
+        {{"--redis-mode", "cluster", "--redis-url", "redis://h1:1,rediss://h2:2"},
+         "--redis-url",
+         "one scheme"},
+        {{"--redis-mode", "cluster", "--redis-url", "redis://h1:1,"}, "--redis-url", "list"},
+        {{"--redis-mode", "cluster", "--redis-url", "redis://h1:1/3"}, "--redis-url", "db 0"},
+        {{"--redis-mode", "cluster", "--redis-cluster-refresh-interval", "0s"},
+         "--redis-cluster-refresh-interval",
+         "greater than 0"},
+    };
+    for (auto c : cases) {
+        c.args.insert(c.args.begin(), {"--jwt-secret", "s"});
+        auto p = parse(c.args);
+        EXPECT_EQ(p.out.exit_code, 2) << c.flag;
+        EXPECT_NE(p.err.find(c.flag), std::string::npos) << p.err;
+        EXPECT_NE(p.err.find(c.words), std::string::npos) << p.err;
+    }
+}

@@ -176,8 +176,8 @@ TEST(PubsubEvent, WrongShapesAreUnexpectedReplies) {
         "*3\r\n$11\r\nunsubscribe\r\n:3\r\n:1\r\n",                         // integer channel
         "*4\r\n$8\r\npmessage\r\n$4\r\nws:*\r\n$4\r\nws:x\r\n$1\r\np\r\n",  // pattern message
         "*3\r\n$10\r\npsubscribe\r\n$4\r\nws:*\r\n:1\r\n",                  // pattern subscribe
-        "*3\r\n$8\r\nsmessage\r\n$4\r\nws:x\r\n$1\r\np\r\n",                // sharded message
-        "*3\r\n$10\r\nssubscribe\r\n$4\r\nws:x\r\n:1\r\n",                  // sharded subscribe
+        "*3\r\n$8\r\nsmessage\r\n$4\r\nws:x\r\n:1\r\n",                     // sharded, integer
+        "*3\r\n$11\r\nssubscribed\r\n$4\r\nws:x\r\n:1\r\n",                 // unknown kind
         "*1\r\n$4\r\npong\r\n",                                             // pong without text
         "*2\r\n$4\r\npong\r\n:1\r\n",                                       // pong with integer
         "*3\r\n$4\r\npong\r\n$0\r\n\r\n$0\r\n\r\n",                         // pong too long
@@ -187,6 +187,21 @@ TEST(PubsubEvent, WrongShapesAreUnexpectedReplies) {
         auto e = classify_one(wire);
         EXPECT_EQ(e.error(), errc::redis_unexpected_reply) << wire;
     }
+}
+
+TEST(PubsubEvent, ShardedPubSubReplies) {
+    // As Redis 7.0 sends them for SSUBSCRIBE, SPUBLISH, SUNSUBSCRIBE and a slot migration.
+    const parsed p = parse_all(
+        "*3\r\n$10\r\nssubscribe\r\n$4\r\nws:x\r\n:1\r\n"
+        "*3\r\n$8\r\nsmessage\r\n$4\r\nws:x\r\n$2\r\nhi\r\n"
+        "*3\r\n$12\r\nsunsubscribe\r\n$4\r\nws:x\r\n:0\r\n",
+        1);
+    EXPECT_EQ(p.events, (std::vector<pubsub_event>{subscribe_event{"ws:x", 1, true},
+                                                   message_event{"ws:x", "hi", true},
+                                                   unsubscribe_event{"ws:x", 0, true}}));
+    std::ostringstream os;
+    os << p.events[1];
+    EXPECT_EQ(os.str(), "smessage{channel=\"ws:x\", payload=\"hi\"}");
 }
 
 TEST(PubsubEvent, StatusOtherThanPongIsAStatus) {

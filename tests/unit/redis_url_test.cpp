@@ -159,3 +159,47 @@ TEST(RedisUrl, RedactedUrlParsesBackToTheSameServer) {
 }
 
 }  // namespace
+
+namespace {
+
+using wsgate::redis::parse_redis_url_list;
+
+TEST(RedisUrlList, OneOrManySeeds) {
+    auto one = parse_redis_url_list("redis://h1:7000");
+    ASSERT_TRUE(one);
+    ASSERT_EQ(one->size(), 1u);
+    EXPECT_EQ(one->front(), (redis_endpoint{"h1", 7000, "", "", 0, false}));
+
+    auto many = parse_redis_url_list("redis://h1:7000,redis://h2:7001,redis://[::1]:7002");
+    ASSERT_TRUE(many);
+    ASSERT_EQ(many->size(), 3u);
+    EXPECT_EQ((*many)[1], (redis_endpoint{"h2", 7001, "", "", 0, false}));
+    EXPECT_EQ((*many)[2].host, "::1");
+}
+
+TEST(RedisUrlList, CredentialsApplyToEverySeed) {
+    auto l = parse_redis_url_list("rediss://u:p@h1:7000,rediss://h2:7001");
+    ASSERT_TRUE(l);
+    EXPECT_EQ((*l)[1], (redis_endpoint{"h2", 7001, "u", "p", 0, true}));
+}
+
+TEST(RedisUrlList, Rejections) {
+    for (std::string_view bad : {
+             "",
+             "redis://h1:7000,",                         // empty entry
+             ",redis://h1:7000",                         //
+             "redis://h1:7000,rediss://h2:7001",         // mixed scheme
+             "redis://u:p@h1:7000,redis://u:q@h2:7001",  // two passwords
+             "redis://h1:7000/1,redis://h2:7001/2",      // two dbs
+             "redis://h1:7000 redis://h2:7001",          // not comma-separated
+             "redis://h1:7000,http://h2:7001",           // bad entry
+         }) {
+        auto r = parse_redis_url_list(bad);
+        EXPECT_FALSE(r) << bad;
+        if (!r) {
+            EXPECT_EQ(r.error(), make_error_code(errc::invalid_url)) << bad;
+        }
+    }
+}
+
+}  // namespace
