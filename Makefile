@@ -11,13 +11,17 @@
 #               Debian package build-package/wsgate_VERSION_ARCH.deb (CPack)
 #   make test-package   make package, then install the .deb, run the installed gateway
 #               against a private redis-server, deliver a message, remove the package
+#   make bench  a Release build in build-bench, the peers (bench/peers/install.sh), then the
+#               benchmark matrix (wsgate, Node ws, Python FastAPI; c100k) into
+#               bench/results/DATE.md; ≤ 15 minutes; sizes by environment (bench/bench.sh)
 BUILD ?= build
 JOBS  ?= $(shell nproc)
 PREFIX ?= /usr/local
 PACKAGE_BUILD ?= build-package
+BENCH_BUILD ?= build-bench
 
 .PHONY: all deps configure build run test test-unit test-sanitize fuzz install package \
-	test-package clean
+	test-package bench clean
 
 all: build
 
@@ -60,6 +64,11 @@ package: deps
 
 test-package: package
 	@PACKAGE_BUILD=$(PACKAGE_BUILD) scripts/test-package.sh
+
+# Meaningful on a quiet machine only: other load skews every figure (the results file
+# records the load average).
+bench: deps
+	@BUILD=$(BENCH_BUILD) bench/bench.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2317  # stop_pid and cleanup are called from the EXIT trap
+# shellcheck disable=SC2317  # cleanup is called from the EXIT trap
 # bench/soak.sh: a long run of the gateway under steady load, churn and slow readers, showing
 # whether its memory and descriptors stay flat.
 #
@@ -31,7 +31,7 @@
 #                          GW_ENV=LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 #   LOAD_ARGS=""           extra wsgate-load soak flags
 #   OUT=""                 directory for soak.jsonl (samples + summary), soak.txt (table),
-#                          gateway.log, redis.log, run.txt (machine, commands); a temporary
+#                          gateway-soak-0.log, redis.log, run.txt (machine, commands); a temporary
 #                          one, removed at the end, when unset
 #
 # Output: progress and the final table on stderr; the samples and the summary as JSON lines
@@ -75,60 +75,22 @@ command -v redis-server >/dev/null || { echo "soak: redis-server not found" >&2;
 
 WORK=${OUT:-$(mktemp -d /tmp/wsgate-soak.XXXXXX)}
 mkdir -p "$WORK"
-REDIS_PID=""
-GW_PID=""
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 LOAD_PID=""
-
-stop_pid() {  # stop_pid PID: SIGTERM, up to 10 s, then SIGKILL
-  local pid=$1
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
-  wait "$pid" 2>/dev/null || true
-}
 cleanup() {
-  stop_pid "$LOAD_PID"; LOAD_PID=""
-  stop_pid "$GW_PID"; GW_PID=""
-  stop_pid "$REDIS_PID"; REDIS_PID=""
+  lib_cleanup
   [[ -z $OUT ]] && rm -rf "$WORK"
   return 0
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# --- Redis ------------------------------------------------------------------------------------
-REDIS_PORT=$(free_port)
-taskset -c "$LOAD_CPU" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
-  --loglevel warning --logfile "$WORK/redis.log" &
-REDIS_PID=$!
-for _ in $(seq 50); do
-  redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
-  sleep 0.1
-done
-redis-cli -p "$REDIS_PORT" ping >/dev/null || { echo "soak: redis did not start" >&2; exit 1; }
-REDIS_URL=redis://127.0.0.1:$REDIS_PORT
-
-# --- gateway ----------------------------------------------------------------------------------
-GW_LOG=$WORK/gateway.log
+# --- Redis and the gateway (bench/lib.sh) -----------------------------------------------------
+start_redis "$LOAD_CPU" || exit 1
 # shellcheck disable=SC2086
-env $GW_ENV taskset -c "$GW_CPU" "$GATEWAY" --listen 127.0.0.1:0 --threads "$GW_THREADS" \
-  --redis-url "$REDIS_URL" --jwt-secret "$SECRET" $GW_ARGS 2>"$GW_LOG" &
-GW_PID=$!
-GW_PORT=""
-for _ in $(seq 100); do
-  if grep -q redis_connected "$GW_LOG" 2>/dev/null; then
-    GW_PORT=$(grep -m1 ' listening ' "$GW_LOG" | sed -n 's/.* port=\([0-9]*\).*/\1/p')
-    break
-  fi
-  kill -0 "$GW_PID" 2>/dev/null || break
-  sleep 0.1
-done
-[[ -n $GW_PORT ]] || { echo "soak: gateway did not start:" >&2; cat "$GW_LOG" >&2; exit 1; }
+start_gateways soak 1 "$GW_CPU" "$GW_THREADS" $GW_ARGS || exit 1
+GW_LOG=$WORK/gateway-soak-0.log
 
 args=(--connections "$CONNECTIONS" --users "$USERS" --duration "$DURATION" --rate "$RATE"
       --payload-bytes "$PAYLOAD" --churn "$CHURN" --slow-readers "$SLOW_READERS"
@@ -144,8 +106,8 @@ args+=($LOAD_ARGS)
   echo "machine: nproc=$(nproc) cpu=\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')\" kernel=$(uname -r) loadavg=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
   echo "versions: $(redis-server --version | cut -d' ' -f1-3), hiredis $(pkg-config --modversion hiredis 2>/dev/null || echo '?'), boost $(grep -m1 'define BOOST_LIB_VERSION' /usr/include/boost/version.hpp | cut -d'"' -f2)"
   echo "tree: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') + $(git -C "$ROOT" status --porcelain 2>/dev/null | wc -l) uncommitted paths"
-  echo "\$ taskset -c $LOAD_CPU redis-server --port $REDIS_PORT --bind 127.0.0.1 --save \"\" --appendonly no --loglevel warning"
-  echo "\$ ${GW_ENV:+$GW_ENV }taskset -c $GW_CPU $GATEWAY --listen 127.0.0.1:0 --threads $GW_THREADS --redis-url $REDIS_URL --jwt-secret \$SECRET $GW_ARGS   # pid $GW_PID, port $GW_PORT"
+  echo "\$ $REDIS_CMD"
+  echo "\$ $GW_CMD  # pid $GW_PID, port $GW_PORT"
   echo "\$ taskset -c $LOAD_CPU $LOADGEN soak ${args[*]}" | sed "s/$SECRET/\$SECRET/"
 } | tee "$WORK/run.txt" >&2
 
@@ -153,7 +115,9 @@ args+=($LOAD_ARGS)
 rc=0
 taskset -c "$LOAD_CPU" "$LOADGEN" soak "${args[@]}" >"$WORK/soak.jsonl" 2> >(tee "$WORK/soak.txt" >&2) &
 LOAD_PID=$!
+LIB_PIDS+=("$LOAD_PID")
 wait "$LOAD_PID" || rc=$?
+lib_forget "$LOAD_PID"
 LOAD_PID=""
 cat "$WORK/soak.jsonl"
 
@@ -168,6 +132,7 @@ if kill -0 "$GW_PID" 2>/dev/null; then
   fi
   gw_rc=0
   wait "$GW_PID" || gw_rc=$?
+  lib_forget "$GW_PID"
   GW_PID=""
   echo "gateway: exit status $gw_rc after SIGTERM" | tee -a "$WORK/run.txt" >&2
   [[ $gw_rc -eq 0 ]] || rc=1

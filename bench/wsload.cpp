@@ -1,15 +1,19 @@
 // wsgate-load: a load generator for the wsgate gateway that stays out of its way.
 //
-// Algorithm. One process, one thread, one Asio event loop. U users × C connections are
-// opened as Beast `websocket::stream<tcp::socket>` clients (no TLS, no compression), at most
-// K handshakes in flight; each socket is bound to a source address taken round-robin from
+// Algorithm. --procs worker processes (default 1), each with one thread and one Asio event
+// loop, forked by a conductor process that measures the gateway and Redis, orders the phases
+// and merges the workers' results (the `conductor` class below). Each worker takes a slice of
+// the users (and of the messages, the rate and --max-backlog, in proportion) and its own
+// source addresses. In each worker, its users × C connections are opened as Beast
+// `websocket::stream<tcp::socket>` clients (no TLS, no compression), at most K handshakes in
+// flight; each socket is bound to a source address taken round-robin from its share of
 // --source-ips (127.0.0.2…, so ephemeral ports do not run out) before it connects to
 // /ws/v1/status/{user}?token=JWT, the token minted once per user with
 // wsgate::auth::mint_hs256. The gateway answers 101 only after Redis confirmed the user's
 // channel, so an open connection is a subscribed one. Every client keeps one async_read
 // pending (it also answers the gateway's pings) and reads into a flat_buffer capped at
-// --payload-bytes + 64. Messages are published on one pipelined Redis connection driven by
-// the same loop: PUBLISH commands are formatted with hiredis's redisFormatCommandArgv,
+// --payload-bytes + 64. Each worker publishes on its own pipelined Redis connection driven by
+// its loop: PUBLISH commands are formatted with hiredis's redisFormatCommandArgv,
 // written in batches, and the integer replies parsed with hiredis's reader; at most
 // --pipeline commands are unanswered at any time.
 //
@@ -40,18 +44,30 @@
 //            gateway's RSS, open descriptors and /metrics; report start/end/max, drift, slope
 //            and whether they stayed flat (the `soak` class below; driver: bench/soak.sh).
 //
-// Limits. This machine caps every process at 20,000 open files, so one wsgate-load refuses
-// more than 19,500 connections; run several processes with disjoint --user-offset ranges for
-// more (no cross-process coordination yet: merge their JSON lines by hand). Only 127/8
-// addresses are accepted for the gateway, Redis and the source addresses.
+// Merging. Counts are summed; connects/s and delivered msgs/s run from the earliest worker's
+// start to the latest worker's last connect or delivery (CLOCK_MONOTONIC, one clock for all);
+// the connect-time and latency percentiles come from log-linear histograms (within 0.8%)
+// merged bucket by bucket. RSS, CPU and run-queue wait of the gateway are summed over every
+// --gateway-pid (a comma-separated list: several gateways sharing a port with SO_REUSEPORT),
+// and its open descriptors are listed per pid, which shows how the kernel spread the
+// connections. `redis_clients_server` = Redis connected_clients while the connections are held,
+// minus the conductor's own INFO connection (the workers' PUBLISH connections open later).
+//
+// Limits. This machine caps every process at 20,000 open files, so a worker refuses more
+// than 19,500 connections: 100,000 need --procs 6 or more. Only 127/8 addresses are accepted
+// for the gateway, Redis and the source addresses.
 //
 // Output. One JSON line on stdout with every parameter and result (machine-readable; soak
 // first prints one line per sample), and a short human table on stderr. Exit status 0 when
 // the run completed (check "lost" and "failures"), 1 on a setup error, 2 on bad flags.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,9 +79,12 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -78,6 +97,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "auth/token_minter.hpp"
@@ -122,6 +142,8 @@ struct options {
     double drain_timeout = 10;
     double duration = 10;
     std::uint64_t seed = 1;
+    std::uint32_t procs = 1;     // worker processes (connect, fanout, latency)
+    double phase_timeout = 300;  // seconds the conductor waits for the workers at each phase
 
     // soak (see the soak class for what each one drives)
     std::uint32_t soak_users = 10'000;
@@ -193,6 +215,20 @@ std::optional<long> rss_kb(int pid) {
     for (std::string line; std::getline(in, line);)
         if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
     return std::nullopt;
+}
+
+/// Open descriptors of `pid` (/proc/<pid>/fd); nothing when it cannot be read.
+std::optional<long> fd_count(int pid) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    long n = 0;
+    fs::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec), end;
+    if (ec) return std::nullopt;
+    for (; it != end; it.increment(ec)) {
+        if (ec) return std::nullopt;
+        ++n;
+    }
+    return n;
 }
 
 /// utime + stime of `pid` in seconds, from /proc/<pid>/stat (fields 14 and 15).
@@ -295,12 +331,6 @@ double self_cpu_seconds() {
 template <class T>
 json::value opt_json(const std::optional<T>& v) {
     return v ? json::value(*v) : json::value(nullptr);
-}
-
-double percentile(const std::vector<std::uint64_t>& sorted, double p) {
-    if (sorted.empty()) return 0;
-    auto idx = static_cast<std::size_t>(p / 100.0 * static_cast<double>(sorted.size() - 1) + 0.5);
-    return static_cast<double>(sorted[std::min(idx, sorted.size() - 1)]);
 }
 
 // --- Redis INFO over a plain synchronous hiredis connection (off the hot path) -------------
@@ -512,7 +542,91 @@ void redis_pipeline::read_replies() {
     });
 }
 
-// --- the load generator -----------------------------------------------------------------------
+// --- a mergeable histogram ----------------------------------------------------------------------
+//
+// Values below 128 get a bucket each; above that, 64 buckets per power of two, so a bucket is
+// at most 1/64 of its lower bound wide and a percentile read from its midpoint is within 0.8%
+// of the exact one. Workers send theirs to the conductor, which adds the buckets up: the
+// percentiles are those of the merged distribution, never averages of per-process percentiles.
+
+class histogram {
+public:
+    void add(std::uint64_t v) {
+        auto i = index(v);
+        if (i >= counts_.size()) counts_.resize(i + 1, 0);
+        ++counts_[i];
+        ++n_;
+        max_ = std::max(max_, v);
+    }
+    void merge(const histogram& o) {
+        if (o.counts_.size() > counts_.size()) counts_.resize(o.counts_.size(), 0);
+        for (std::size_t i = 0; i < o.counts_.size(); ++i) counts_[i] += o.counts_[i];
+        n_ += o.n_;
+        max_ = std::max(max_, o.max_);
+    }
+    std::uint64_t count() const { return n_; }
+    /// The value at rank round(p/100 · (n−1)) (p = 100: the exact maximum); 0 when empty.
+    double percentile(double p) const {
+        if (n_ == 0) return 0;
+        if (p >= 100) return static_cast<double>(max_);
+        auto rank = static_cast<std::uint64_t>(p / 100.0 * static_cast<double>(n_ - 1) + 0.5);
+        std::uint64_t seen = 0;
+        for (std::size_t i = 0; i < counts_.size(); ++i) {
+            seen += counts_[i];
+            if (seen > rank) return std::min(midpoint(i), static_cast<double>(max_));
+        }
+        return static_cast<double>(max_);
+    }
+    json::object to_json() const {
+        json::array b;
+        for (std::size_t i = 0; i < counts_.size(); ++i)
+            if (counts_[i]) b.push_back(json::array{i, counts_[i]});
+        return {{"n", n_}, {"max", max_}, {"buckets", b}};
+    }
+    static histogram from_json(const json::value& v) {
+        histogram h;
+        const auto& o = v.as_object();
+        for (const auto& e : o.at("buckets").as_array()) {
+            auto i = static_cast<std::size_t>(e.as_array().at(0).to_number<std::uint64_t>());
+            auto c = e.as_array().at(1).to_number<std::uint64_t>();
+            if (i >= h.counts_.size()) h.counts_.resize(i + 1, 0);
+            h.counts_[i] += c;
+        }
+        h.n_ = o.at("n").to_number<std::uint64_t>();
+        h.max_ = o.at("max").to_number<std::uint64_t>();
+        return h;
+    }
+
+private:
+    static std::size_t index(std::uint64_t v) {
+        if (v < 128) return static_cast<std::size_t>(v);
+        int shift = (63 - __builtin_clzll(v)) - 6;
+        return static_cast<std::size_t>(shift + 1) * 64 + static_cast<std::size_t>(v >> shift) - 64;
+    }
+    static double midpoint(std::size_t i) {
+        if (i < 128) return static_cast<double>(i);
+        auto shift = i / 64 - 1;
+        std::uint64_t m = i % 64 + 64;
+        return (static_cast<double>(m << shift) + static_cast<double>(((m + 1) << shift) - 1)) / 2;
+    }
+    std::vector<std::uint64_t> counts_;
+    std::uint64_t n_ = 0, max_ = 0;
+};
+
+std::uint64_t to_ns(steady::time_point t) {
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+}
+
+// --- the load generator: one worker process ----------------------------------------------------
+//
+// A worker owns a slice of the users, its clients, its own source addresses, its own PUBLISH
+// connection and its own event loop. It measures only itself; the conductor (the parent
+// process, below) measures the gateway and Redis and orders the phases over two pipes: the
+// worker writes one line per milestone ("R" tokens minted, "C" all connects done, "D" publish
+// drained, finally "J {json}" with its counts and histograms) and, at each of them but "C",
+// waits for one order byte ("G" connect, "P" publish, "Q" report and quit). A worker thus
+// never closes its sockets while another is still being measured.
 
 enum class cstate : std::uint8_t { idle, connecting, open, closed };
 
@@ -532,11 +646,15 @@ struct client {
 
 class load {
 public:
-    load(options o, std::vector<net::ip::address_v4> sources, wsgate::redis::redis_endpoint redis)
+    /// `up_fd`: the write end towards the conductor; `down_fd`: the read end of its orders.
+    load(options o, std::vector<net::ip::address_v4> sources, wsgate::redis::redis_endpoint redis,
+         int up_fd, int down_fd)
         : o_(std::move(o)),
           sources_(std::move(sources)),
           redis_ep_(std::move(redis)),
           server_(loopback_address(o_.host, "--host"), o_.port),
+          down_(ioc_, down_fd),
+          up_fd_(up_fd),
           pub_(ioc_) {}
 
     int run();
@@ -561,6 +679,10 @@ private:
     void publish_one();
     void pump();
 
+    // the conductor
+    void tell(const std::string& line);
+    net::awaitable<char> next_order();
+
     net::awaitable<void> main_flow();
     net::awaitable<void> sleep_for(double s) {
         net::steady_timer t(ioc_);
@@ -569,56 +691,48 @@ private:
         co_await t.async_wait(net::as_tuple(net::use_awaitable));
     }
     net::awaitable<void> connect_all();
-    net::awaitable<void> hold();
     net::awaitable<void> publish_and_drain();
 
-    void report();
+    json::object result();
 
     options o_;
     std::vector<net::ip::address_v4> sources_;
     wsgate::redis::redis_endpoint redis_ep_;
     tcp::endpoint server_;
     net::io_context ioc_{1};
-    std::unique_ptr<redis_info> info_;
+    net::posix::stream_descriptor down_;
+    int up_fd_;
     std::vector<std::string> tokens_;
     std::vector<std::unique_ptr<client>> clients_;
     std::vector<std::uint32_t> open_per_user_;
     bool stopping_ = false;
-    int exit_code_ = 0;
+    std::string error_;
 
     // connect results
     std::size_t next_ = 0, inflight_ = 0;
     std::uint64_t connected_ = 0, open_ = 0;
     std::map<std::string, std::uint64_t> failures_, closes_;
-    std::vector<std::uint64_t> connect_us_;
+    histogram connect_us_;
     steady::time_point t_connect0_{}, t_last_connect_{};
-    std::optional<long> rss_before_, rss_after_connect_, rss_after_, rss_max_, rss_after_publish_;
-    std::optional<long> redis_clients_before_, redis_clients_after_;
-    std::optional<double> redis_channels_;
     long self_rss_before_ = 0, self_rss_after_ = 0;
-    double connect_elapsed_ = 0;
     std::uint64_t open_after_connect_ = 0;
-    std::optional<double> connect_gw_cpu_;
     double connect_self_cpu_ = 0;
 
     // publish results
     redis_pipeline pub_;
+    bool published_ = false;
     std::uint64_t target_ = 0;  // messages to publish (fanout) or 0 = until stop_publishing_
     bool stop_publishing_ = false;
     std::uint64_t expected_ = 0, received_ = 0;
     std::vector<std::uint32_t> published_per_user_;
     std::mt19937_64 rng_;
     steady::time_point t_pub0_{}, t_pub_end_{}, t_last_rx_{}, t_drain_end_{};
-    std::string payload_tail_;
-    std::vector<std::uint64_t> latencies_ns_;
-    std::uint64_t latency_cap_ = 0;
-    std::optional<double> gw_cpu0_, gw_cpu1_, redis_cpu0_, redis_cpu1_;
+    histogram latency_ns_;
     double self_cpu0_ = 0, self_cpu1_ = 0;
-    std::optional<sched_times> gw_sched0_, gw_sched1_, self_sched0_, self_sched1_;
-    std::vector<std::pair<unsigned long long, unsigned long long>> cores0_, cores1_;
-    std::optional<double> redis_max_obuf_;
+    std::optional<sched_times> self_sched0_, self_sched1_;
     json::array timeline_;  // [seconds since publish start, messages received so far]
     bool drained_ = false;
+    bool stalled_ = false;  // publishing gave up: no reply and no delivery for --drain-timeout
     bool latency_mode_ = false;
 };
 
@@ -634,7 +748,6 @@ void load::build_clients() {
             clients_.push_back(std::make_unique<client>(ioc_, u, limit));
     open_per_user_.assign(o_.users, 0);
     published_per_user_.assign(o_.users, 0);
-    connect_us_.reserve(clients_.size());
 }
 
 void load::start_more() {
@@ -722,7 +835,7 @@ void load::connect_failed(client& c, error_code ec, bool) {
 void load::connect_succeeded(client& c) {
     auto now = steady::now();
     c.state = cstate::open;
-    connect_us_.push_back(static_cast<std::uint64_t>(
+    connect_us_.add(static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(now - c.started).count()));
     ++connected_;
     ++open_;
@@ -755,7 +868,7 @@ void load::on_read(client& c, error_code ec) {
     ++c.received;
     ++received_;
     t_last_rx_ = now;
-    if (latency_mode_ && latencies_ns_.size() < latency_cap_) {
+    if (latency_mode_) {
         auto data = c.buf.cdata();
         const char* p = static_cast<const char*>(data.data());
         if (data.size() >= 20) {
@@ -763,7 +876,7 @@ void load::on_read(client& c, error_code ec) {
             for (int i = 0; i < 20; ++i)
                 sent_ns = sent_ns * 10 + static_cast<std::uint64_t>(p[i] - '0');
             auto now_ns = monotonic_ns();
-            latencies_ns_.push_back(now_ns > sent_ns ? now_ns - sent_ns : 0);
+            latency_ns_.add(now_ns > sent_ns ? now_ns - sent_ns : 0);
         }
     }
     c.buf.consume(c.buf.size());
@@ -813,65 +926,52 @@ void load::pump() {
     pub_.flush();
 }
 
+// --- the conductor's pipes -------------------------------------------------------------------
+
+void load::tell(const std::string& line) {
+    // Blocking on purpose: the lines are short, except the final result, which the conductor
+    // reads while this worker has nothing else to do.
+    std::string s = line + "\n";
+    const char* p = s.data();
+    std::size_t left = s.size();
+    while (left > 0) {
+        auto n = ::write(up_fd_, p, left);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;  // the conductor is gone; the next order read ends this worker
+        p += n;
+        left -= static_cast<std::size_t>(n);
+    }
+}
+
+/// The conductor's next order byte, or 'Q' when its pipe is closed (it exited).
+net::awaitable<char> load::next_order() {
+    char c = 'Q';
+    auto [ec, n] =
+        co_await net::async_read(down_, net::buffer(&c, 1), net::as_tuple(net::use_awaitable));
+    co_return ec || n != 1 ? 'Q' : c;
+}
+
 // --- phases ------------------------------------------------------------------------------------
 
 net::awaitable<void> load::connect_all() {
-    if (info_ && info_->ok()) redis_clients_before_ = info_->clients();
-    rss_before_ = sum_over(o_.gateway_pids, rss_kb);
     self_rss_before_ = rss_kb(getpid()).value_or(0);
-    auto gw0 = sum_over(o_.gateway_pids, cpu_seconds);
     auto self0 = self_cpu_seconds();
     t_connect0_ = steady::now();
     start_more();
     while (inflight_ > 0 || next_ < clients_.size()) co_await sleep_for(0.01);
-    connect_elapsed_ =
-        connected_ ? seconds_since(t_connect0_, t_last_connect_) : seconds_since(t_connect0_);
-    auto gw1 = sum_over(o_.gateway_pids, cpu_seconds);
-    if (gw0 && gw1) connect_gw_cpu_ = *gw1 - *gw0;
+    if (!connected_) t_last_connect_ = steady::now();
     connect_self_cpu_ = self_cpu_seconds() - self0;
-    // Give refusals delivered as a close right after the 101 (1008 bad token, 1013) time to
-    // arrive before counting what is open.
-    co_await sleep_for(o_.settle);
-    open_after_connect_ = open_;
-    rss_after_connect_ = sum_over(o_.gateway_pids, rss_kb);
-    if (info_ && info_->ok()) {
-        redis_clients_after_ = info_->clients();
-        redis_channels_ = info_->get("stats", "pubsub_channels");
-    }
-    self_rss_after_ = rss_kb(getpid()).value_or(0);
-}
-
-net::awaitable<void> load::hold() {
-    rss_max_ = rss_after_connect_;
-    auto t0 = steady::now();
-    while (seconds_since(t0) < o_.hold) {
-        co_await sleep_for(std::min(1.0, o_.hold - seconds_since(t0)));
-        auto r = sum_over(o_.gateway_pids, rss_kb);
-        if (r && (!rss_max_ || *r > *rss_max_)) rss_max_ = r;
-    }
-    rss_after_ = sum_over(o_.gateway_pids, rss_kb);
-    if (info_ && info_->ok()) redis_clients_after_ = info_->clients();
 }
 
 net::awaitable<void> load::publish_and_drain() {
     rng_.seed(o_.seed);
     latency_mode_ = o_.mode == "latency";
-    if (latency_mode_) {
-        target_ = 0;
-        auto per_second = o_.rate * static_cast<double>(o_.conns_per_user);
-        latency_cap_ =
-            static_cast<std::uint64_t>(std::min(50e6, per_second * o_.duration * 1.1 + 1024));
-        latencies_ns_.reserve(latency_cap_);
-    } else {
-        target_ = o_.messages;
-    }
-    redis_cpu0_ = info_ && info_->ok() ? info_->cpu() : std::nullopt;
-    gw_cpu0_ = sum_over(o_.gateway_pids, cpu_seconds);
+    target_ = latency_mode_ ? 0 : o_.messages;
     self_cpu0_ = self_cpu_seconds();
-    gw_sched0_ = sum_over(o_.gateway_pids, sched_of);
     self_sched0_ = sched_of(getpid());
-    cores0_ = core_jiffies();
     t_pub0_ = steady::now();
+    // A fanout worker whose share of the messages is 0 only waits (there is no "none" target).
+    if (!latency_mode_ && target_ == 0) stop_publishing_ = true;
     pump();
     // Every 100 ms: deliveries so far, to see stalls and the shape of the drain.
     auto next_sample = 0.1;
@@ -880,20 +980,26 @@ net::awaitable<void> load::publish_and_drain() {
         if (t < next_sample || timeline_.size() >= 600) return;
         next_sample = t + 0.1;
         timeline_.push_back(json::array{std::round(t * 1000) / 1000, received_});
-        // The gateway's backlog lives in Redis's output buffer for its subscriber connection;
-        // Redis drops the connection past client-output-buffer-limit pubsub (32 MB by default).
-        if (info_ && info_->ok()) {
-            auto ob = info_->get("clients", "client_recent_max_output_buffer");
-            if (ob && (!redis_max_obuf_ || *ob > *redis_max_obuf_)) redis_max_obuf_ = ob;
-        }
     };
     // With a rate, a 1 ms tick releases what is due; otherwise replies drive the pump.
+    // Publishing ends early when neither a reply nor a delivery arrived for --drain-timeout
+    // (a dead gateway with --max-backlog, or a dead Redis), so the phase stays bounded.
+    std::uint64_t seen_acked = 0, seen_received = 0;
+    auto t_moved = steady::now();
     while (true) {
-        if (o_.mode == "latency" && seconds_since(t_pub0_) >= o_.duration) stop_publishing_ = true;
+        if (latency_mode_ && seconds_since(t_pub0_) >= o_.duration) stop_publishing_ = true;
         if (stop_publishing_ || (target_ != 0 && pub_.acked >= target_)) break;
         co_await sleep_for(o_.rate > 0 ? 0.001 : 0.005);
         sample();
         pump();
+        if (pub_.acked != seen_acked || received_ != seen_received) {
+            seen_acked = pub_.acked;
+            seen_received = received_;
+            t_moved = steady::now();
+        } else if (seconds_since(t_moved) >= o_.drain_timeout) {
+            stalled_ = true;
+            break;
+        }
     }
     stop_publishing_ = true;
     // Wait for the replies still due, then for the deliveries.
@@ -917,44 +1023,431 @@ net::awaitable<void> load::publish_and_drain() {
     }
     drained_ = received_ >= expected_;
     t_drain_end_ = received_ > 0 ? std::max(t_last_rx_, t_pub_end_) : steady::now();
-    gw_cpu1_ = sum_over(o_.gateway_pids, cpu_seconds);
     self_cpu1_ = self_cpu_seconds();
-    gw_sched1_ = sum_over(o_.gateway_pids, sched_of);
     self_sched1_ = sched_of(getpid());
-    cores1_ = core_jiffies();
     timeline_.push_back(json::array{std::round(seconds_since(t_pub0_) * 1000) / 1000, received_});
-    redis_cpu1_ = info_ && info_->ok() ? info_->cpu() : std::nullopt;
-    rss_after_publish_ = sum_over(o_.gateway_pids, rss_kb);
 }
 
 net::awaitable<void> load::main_flow() {
-    co_await connect_all();
-    co_await hold();
-    if (o_.mode != "connect") {
-        std::string err;
-        if (!publisher_connect(err)) {
-            std::cerr << "wsgate-load: " << err << "\n";
-            exit_code_ = 1;
-        } else {
-            co_await publish_and_drain();
+    tell("R");
+    char order = co_await next_order();
+    if (order == 'G') {
+        co_await connect_all();
+        tell("C");
+        // Give refusals delivered as a close right after the 101 (1008 bad token, 1013) time
+        // to arrive before counting what is open.
+        co_await sleep_for(o_.settle);
+        open_after_connect_ = open_;
+        self_rss_after_ = rss_kb(getpid()).value_or(0);
+        order = co_await next_order();
+        if (order == 'P') {
+            if (!publisher_connect(error_)) {
+                std::cerr << "wsgate-load: " << error_ << "\n";
+            } else {
+                published_ = true;
+                co_await publish_and_drain();
+            }
+            tell("D");
+            order = co_await next_order();
         }
     }
-    report();
+    tell("J " + json::serialize(result()));
     // Stop: close every socket; the pending reads then complete with operation_aborted.
     stopping_ = true;
     error_code ignored;
     for (auto& c : clients_) c->ws.next_layer().close(ignored);
     pub_.close();
+    down_.close(ignored);
+}
+
+/// This worker's counts, times (CLOCK_MONOTONIC ns, comparable across processes) and
+/// histograms, for the conductor to merge.
+json::object load::result() {
+    json::object fail, closed;
+    for (auto& [k, v] : failures_) fail[k] = v;
+    for (auto& [k, v] : closes_) closed[k] = v;
+    json::object conn{
+        {"attempted", next_},
+        {"connected", connected_},
+        {"failures", fail},
+        {"closed_by_server", closed},
+        {"open_after_connect", open_after_connect_},
+        {"open_at_end", open_},
+        {"t0_ns", to_ns(t_connect0_)},
+        {"t_last_ns", to_ns(t_last_connect_)},
+        {"connect_us", connect_us_.to_json()},
+        {"cpu_s", connect_self_cpu_},
+        {"rss_kb_before", self_rss_before_},
+        {"rss_kb_after", self_rss_after_},
+    };
+    json::object out{{"connect", conn}, {"error", error_}};
+    if (published_) {
+        // Per-client loss attribution: which open clients missed messages of their user.
+        std::uint64_t clients_short = 0, missing_on_open = 0;
+        for (auto& c : clients_) {
+            if (c->state != cstate::open) continue;
+            auto want = published_per_user_[c->user];
+            if (c->received < want) {
+                ++clients_short;
+                missing_on_open += want - c->received;
+            }
+        }
+        json::object pub{
+            {"published", pub_.sent},
+            {"acked", pub_.acked},
+            {"publish_zero_receivers", pub_.zero_receivers},
+            {"publish_errors", pub_.errors},
+            {"expected_deliveries", expected_},
+            {"received", received_},
+            {"drained", drained_},
+            {"stalled", stalled_},
+            {"clients_short", clients_short},
+            {"missing_on_open_clients", missing_on_open},
+            {"t0_ns", to_ns(t_pub0_)},
+            {"t_end_ns", to_ns(t_pub_end_)},
+            {"t_drain_end_ns", to_ns(t_drain_end_)},
+            {"cpu_s", self_cpu1_ - self_cpu0_},
+            {"runqueue_wait_s", self_sched0_ && self_sched1_
+                                    ? json::value(self_sched1_->wait_s - self_sched0_->wait_s)
+                                    : json::value(nullptr)},
+            {"timeline", timeline_},
+            {"latency_ns", latency_ns_.to_json()},
+        };
+        out["publish"] = pub;
+    }
+    return out;
+}
+
+int load::run() {
+    build_clients();
+    int rc = 0;
+    net::co_spawn(ioc_, main_flow(), [&rc](std::exception_ptr e) {
+        if (!e) return;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& x) {
+            std::cerr << "wsgate-load worker: " << x.what() << "\n";
+        }
+        rc = 1;
+    });
+    ioc_.run();
+    return rc;
+}
+
+// --- the conductor: forks the workers, measures the gateway and Redis, merges ----------------
+//
+// The conductor never opens a WebSocket. It splits the users (and the messages and rate in
+// proportion), the source addresses (round-robin, when there are at least as many as
+// workers) over --procs workers, forks them before it creates anything else, and then:
+//   ready    waits for every "R"; samples the gateway's RSS (summed over --gateway-pid),
+//            CPU and open descriptors per pid, and Redis INFO clients;
+//   connect  orders "G"; at the last "C" takes the gateway's CPU (connect phase); after
+//            --settle samples RSS, descriptors per gateway pid (how SO_REUSEPORT spread the
+//            connections), Redis connected_clients and pubsub_channels; holds --hold seconds
+//            sampling RSS;
+//   publish  (fanout, latency) takes CPU, run-queue and core samples, orders "P", samples
+//            Redis's output buffers every 100 ms until every "D", then samples again;
+//   report   orders "Q", reads every "J" result and merges: counts summed, times as the
+//            earliest start and the latest end over the workers, histograms merged,
+//            timelines re-binned on a common clock and summed.
+// A worker that dies or a phase longer than --phase-timeout ends the run: the conductor
+// stops its workers (SIGTERM by pid, then SIGKILL) and exits 1. Workers die with it
+// (PR_SET_PDEATHSIG).
+
+class conductor {
+public:
+    conductor(options o, std::vector<net::ip::address_v4> sources,
+              wsgate::redis::redis_endpoint redis)
+        : o_(std::move(o)), sources_(std::move(sources)), redis_ep_(std::move(redis)) {}
+    int run();
+
+private:
+    struct worker {
+        options o;
+        std::vector<net::ip::address_v4> sources;
+        pid_t pid = -1;
+        int up_fd = -1;    // conductor reads the worker's lines
+        int down_fd = -1;  // conductor writes orders
+        std::string buf;
+        json::value result;
+    };
+    void split();
+    bool spawn();
+    bool wait_all(char tag, double timeout_s, const std::function<void()>& tick = {});
+    void order_all(char c);
+    void stop_workers();
+    void sleep_s(double s) { std::this_thread::sleep_for(std::chrono::duration<double>(s)); }
+    json::array gateway_fds() const {
+        json::array out;
+        for (int p : o_.gateway_pids) out.push_back(opt_json(fd_count(p)));
+        return out;
+    }
+    void report();
+
+    options o_;
+    std::vector<net::ip::address_v4> sources_;
+    wsgate::redis::redis_endpoint redis_ep_;
+    std::vector<worker> workers_;
+    std::unique_ptr<redis_info> info_;
+    std::string error_;
+
+    // gateway and Redis, connect phase
+    std::optional<long> rss_before_, rss_after_connect_, rss_after_, rss_max_, rss_after_publish_;
+    std::optional<long> redis_clients_before_, redis_clients_after_;
+    std::optional<double> redis_channels_, connect_gw_cpu_;
+    json::array fds_before_, fds_after_;
+    // publish phase
+    std::optional<double> gw_cpu0_, gw_cpu1_, redis_cpu0_, redis_cpu1_;
+    std::optional<sched_times> gw_sched0_, gw_sched1_;
+    std::vector<std::pair<unsigned long long, unsigned long long>> cores0_, cores1_;
+    std::optional<double> redis_max_obuf_;
+};
+
+void conductor::split() {
+    auto n = o_.procs;
+    std::uint64_t users_before = 0, messages_before = 0;
+    for (std::uint32_t i = 0; i < n; ++i) {
+        worker w;
+        w.o = o_;
+        w.o.users = o_.users / n + (i < o_.users % n ? 1 : 0);
+        w.o.user_offset = o_.user_offset + users_before;
+        // The messages and the rate follow the share of users, so every user is as likely to
+        // be drawn as with one process; the cumulative rounding keeps the total exact.
+        auto users_after = users_before + w.o.users;
+        auto messages_after = o_.messages * users_after / o_.users;
+        w.o.messages = messages_after - messages_before;
+        w.o.rate = o_.rate * static_cast<double>(w.o.users) / static_cast<double>(o_.users);
+        if (o_.max_backlog > 0)  // a total over the workers, like --messages
+            w.o.max_backlog = std::max<std::uint64_t>(1, o_.max_backlog * w.o.users / o_.users);
+        w.o.seed = o_.seed + i;
+        users_before = users_after;
+        messages_before = messages_after;
+        if (sources_.size() >= n) {
+            for (std::size_t j = i; j < sources_.size(); j += n) w.sources.push_back(sources_[j]);
+        } else {
+            w.sources = sources_;  // shared: connect() still picks a distinct port per socket
+        }
+        workers_.push_back(std::move(w));
+    }
+}
+
+bool conductor::spawn() {
+    std::cout.flush();
+    std::cerr.flush();
+    for (auto& w : workers_) {
+        int up[2], down[2];
+        if (::pipe2(up, O_CLOEXEC) != 0 || ::pipe2(down, O_CLOEXEC) != 0) {
+            error_ = std::string("pipe: ") + std::strerror(errno);
+            return false;
+        }
+        pid_t parent = ::getpid();
+        pid_t pid = ::fork();
+        if (pid < 0) {
+            error_ = std::string("fork: ") + std::strerror(errno);
+            return false;
+        }
+        if (pid == 0) {
+            ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+            if (::getppid() != parent) ::_exit(1);
+            ::close(up[0]);
+            ::close(down[1]);
+            for (auto& other : workers_)
+                if (other.pid > 0) {
+                    ::close(other.up_fd);
+                    ::close(other.down_fd);
+                }
+            int rc = 1;
+            try {
+                load l(w.o, w.sources, redis_ep_, up[1], down[0]);
+                rc = l.run();
+            } catch (const std::exception& e) {
+                std::cerr << "wsgate-load worker: " << e.what() << "\n";
+            }
+            std::cerr.flush();
+            ::_exit(rc);
+        }
+        ::close(up[1]);
+        ::close(down[0]);
+        w.pid = pid;
+        w.up_fd = up[0];
+        w.down_fd = down[1];
+    }
+    return true;
+}
+
+bool conductor::wait_all(char tag, double timeout_s, const std::function<void()>& tick) {
+    auto t0 = steady::now();
+    std::vector<bool> got(workers_.size(), false);
+    std::size_t left = workers_.size();
+    while (left > 0) {
+        if (seconds_since(t0) > timeout_s) {
+            error_ = std::string("the workers did not reach '") + tag + "' within " +
+                     std::to_string(static_cast<int>(timeout_s)) + " s (--phase-timeout)";
+            return false;
+        }
+        std::vector<pollfd> fds;
+        std::vector<std::size_t> which;
+        for (std::size_t i = 0; i < workers_.size(); ++i)
+            if (!got[i]) {
+                fds.push_back(pollfd{workers_[i].up_fd, POLLIN, 0});
+                which.push_back(i);
+            }
+        int n = ::poll(fds.data(), fds.size(), 100);
+        if (tick) tick();
+        if (n <= 0) continue;
+        for (std::size_t k = 0; k < fds.size(); ++k) {
+            if (!fds[k].revents) continue;
+            auto& w = workers_[which[k]];
+            char chunk[65536];
+            auto r = ::read(w.up_fd, chunk, sizeof chunk);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) {
+                error_ = "worker " + std::to_string(which[k]) + " (pid " + std::to_string(w.pid) +
+                         ") exited before '" + tag + "'";
+                return false;
+            }
+            w.buf.append(chunk, static_cast<std::size_t>(r));
+            for (auto nl = w.buf.find('\n'); nl != std::string::npos && !got[which[k]];
+                 nl = w.buf.find('\n')) {
+                std::string line = w.buf.substr(0, nl);
+                w.buf.erase(0, nl + 1);
+                if (line.empty() || line[0] != tag) continue;
+                if (tag == 'J') w.result = json::parse(line.substr(2));
+                got[which[k]] = true;
+                --left;
+            }
+        }
+    }
+    return true;
+}
+
+void conductor::order_all(char c) {
+    for (auto& w : workers_)
+        if (w.down_fd >= 0 && ::write(w.down_fd, &c, 1) != 1) {
+            // A dead worker shows up as EOF in wait_all.
+        }
+}
+
+void conductor::stop_workers() {
+    for (auto& w : workers_)
+        if (w.pid > 0) ::kill(w.pid, SIGTERM);
+    auto t0 = steady::now();
+    for (auto& w : workers_) {
+        while (w.pid > 0) {
+            int status = 0;
+            auto r = ::waitpid(w.pid, &status, WNOHANG);
+            if (r == w.pid || r < 0) {
+                w.pid = -1;
+                break;
+            }
+            if (seconds_since(t0) > 5) ::kill(w.pid, SIGKILL);
+            sleep_s(0.02);
+        }
+    }
+}
+
+int conductor::run() {
+    split();
+    if (!spawn()) {
+        std::cerr << "wsgate-load: " << error_ << "\n";
+        stop_workers();
+        return 1;
+    }
+    // Only now (the workers must not inherit it): the INFO connection.
+    if (!redis_ep_.host.empty()) {
+        info_ = std::make_unique<redis_info>(redis_ep_);
+        if (!info_->ok()) {
+            std::cerr << "wsgate-load: " << (o_.mode == "connect" ? "warning: " : "") << "Redis at "
+                      << wsgate::redis::redacted_url(redis_ep_) << ": " << info_->error() << "\n";
+            if (o_.mode != "connect") {
+                stop_workers();
+                return 1;
+            }
+        }
+    }
+    auto fail = [&] {
+        std::cerr << "wsgate-load: " << error_ << "\n";
+        stop_workers();
+        return 1;
+    };
+    bool info = info_ && info_->ok();
+    if (!wait_all('R', o_.phase_timeout)) return fail();
+
+    if (info) redis_clients_before_ = info_->clients();
+    rss_before_ = sum_over(o_.gateway_pids, rss_kb);
+    fds_before_ = gateway_fds();
+    auto gw0 = sum_over(o_.gateway_pids, cpu_seconds);
+    order_all('G');
+    if (!wait_all('C', o_.phase_timeout)) return fail();
+    auto gw1 = sum_over(o_.gateway_pids, cpu_seconds);
+    if (gw0 && gw1) connect_gw_cpu_ = *gw1 - *gw0;
+    sleep_s(o_.settle);
+    rss_after_connect_ = sum_over(o_.gateway_pids, rss_kb);
+    fds_after_ = gateway_fds();
+    if (info) {
+        redis_clients_after_ = info_->clients();
+        redis_channels_ = info_->get("stats", "pubsub_channels");
+    }
+    rss_max_ = rss_after_connect_;
+    auto t_hold = steady::now();
+    while (seconds_since(t_hold) < o_.hold) {
+        sleep_s(std::min(1.0, o_.hold - seconds_since(t_hold)));
+        auto r = sum_over(o_.gateway_pids, rss_kb);
+        if (r && (!rss_max_ || *r > *rss_max_)) rss_max_ = r;
+    }
+    rss_after_ = sum_over(o_.gateway_pids, rss_kb);
+    if (info && o_.hold > 0) redis_clients_after_ = info_->clients();
+
+    if (o_.mode != "connect") {
+        redis_cpu0_ = info ? info_->cpu() : std::nullopt;
+        gw_cpu0_ = sum_over(o_.gateway_pids, cpu_seconds);
+        gw_sched0_ = sum_over(o_.gateway_pids, sched_of);
+        cores0_ = core_jiffies();
+        order_all('P');
+        // The gateway's backlog lives in Redis's output buffer for its subscriber
+        // connection; Redis drops the connection past client-output-buffer-limit pubsub
+        // (32 MB by default).
+        auto sample_obuf = [&] {
+            if (!info) return;
+            auto ob = info_->get("clients", "client_recent_max_output_buffer");
+            if (ob && (!redis_max_obuf_ || *ob > *redis_max_obuf_)) redis_max_obuf_ = ob;
+        };
+        if (!wait_all('D', o_.phase_timeout, sample_obuf)) return fail();
+        gw_cpu1_ = sum_over(o_.gateway_pids, cpu_seconds);
+        gw_sched1_ = sum_over(o_.gateway_pids, sched_of);
+        cores1_ = core_jiffies();
+        redis_cpu1_ = info ? info_->cpu() : std::nullopt;
+        rss_after_publish_ = sum_over(o_.gateway_pids, rss_kb);
+    }
+    order_all('Q');
+    if (!wait_all('J', o_.phase_timeout)) return fail();
+    int rc = 0;
+    for (auto& w : workers_) {
+        int status = 0;
+        if (::waitpid(w.pid, &status, 0) == w.pid &&
+            !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+            rc = 1;
+        w.pid = -1;
+        ::close(w.up_fd);
+        ::close(w.down_fd);
+        if (!w.result.as_object().at("error").as_string().empty()) rc = 1;
+    }
+    report();
+    return rc;
 }
 
 // --- output -------------------------------------------------------------------------------
 
-void load::report() {
+void conductor::report() {
+    auto u64 = [](const json::value& v) { return v.to_number<std::uint64_t>(); };
+    auto dbl = [](const json::value& v) { return v.is_null() ? 0.0 : v.to_number<double>(); };
+
     json::object params{
         {"mode", o_.mode},
         {"users", o_.users},
         {"conns_per_user", o_.conns_per_user},
-        {"connections", clients_.size()},
+        {"connections", std::uint64_t{o_.users} * o_.conns_per_user},
+        {"procs", o_.procs},
         {"concurrency", o_.concurrency},
         {"user_offset", o_.user_offset},
         {"host", o_.host},
@@ -981,65 +1474,100 @@ void load::report() {
             params["duration_s"] = o_.duration;
     }
 
-    std::sort(connect_us_.begin(), connect_us_.end());
+    // --- connect: counts summed, the clock from the first start to the last connect
+    std::uint64_t attempted = 0, connected = 0, open_after = 0, open_end = 0, failed = 0;
+    std::uint64_t t0 = UINT64_MAX, t_last = 0;
+    double self_cpu = 0;
+    long self_rss_before = 0, self_rss_after = 0;
+    std::map<std::string, std::uint64_t> failures, closes;
+    histogram connect_us;
+    json::array per_worker;
+    for (auto& w : workers_) {
+        const auto& c = w.result.as_object().at("connect").as_object();
+        attempted += u64(c.at("attempted"));
+        connected += u64(c.at("connected"));
+        open_after += u64(c.at("open_after_connect"));
+        open_end += u64(c.at("open_at_end"));
+        t0 = std::min(t0, u64(c.at("t0_ns")));
+        t_last = std::max(t_last, u64(c.at("t_last_ns")));
+        self_cpu += dbl(c.at("cpu_s"));
+        self_rss_before += static_cast<long>(u64(c.at("rss_kb_before")));
+        self_rss_after += static_cast<long>(u64(c.at("rss_kb_after")));
+        for (const auto& [k, v] : c.at("failures").as_object()) failures[k] += u64(v);
+        for (const auto& [k, v] : c.at("closed_by_server").as_object()) closes[k] += u64(v);
+        connect_us.merge(histogram::from_json(c.at("connect_us")));
+        per_worker.push_back(u64(c.at("connected")));
+    }
     json::object fail, closed;
-    std::uint64_t failed = 0;
-    for (auto& [k, v] : failures_) {
+    for (auto& [k, v] : failures) {
         fail[k] = v;
         failed += v;
     }
-    for (auto& [k, v] : closes_) closed[k] = v;
+    for (auto& [k, v] : closes) closed[k] = v;
+    double connect_elapsed = t_last > t0 ? static_cast<double>(t_last - t0) / 1e9 : 0;
     std::optional<double> bytes_per_conn;
-    if (rss_before_ && rss_after_ && open_after_connect_)
+    if (rss_before_ && rss_after_ && open_after)
         bytes_per_conn = static_cast<double>(*rss_after_ - *rss_before_) * 1024.0 /
-                         static_cast<double>(open_after_connect_);
+                         static_cast<double>(open_after);
     double connects_per_s =
-        connect_elapsed_ > 0 ? static_cast<double>(connected_) / connect_elapsed_ : 0;
+        connect_elapsed > 0 ? static_cast<double>(connected) / connect_elapsed : 0;
+    // The conductor's INFO connection is the only one of ours open while connections are held
+    // (the workers' PUBLISH connections open later): the rest belong to the server.
+    std::optional<long> redis_server_clients;
+    if (redis_clients_after_) redis_server_clients = *redis_clients_after_ - 1;
     json::object conn{
-        {"attempted", next_},
-        {"connected", connected_},
+        {"attempted", attempted},
+        {"connected", connected},
         {"failed", failed},
         {"failures", fail},
-        {"open_after_connect", open_after_connect_},
-        {"open_at_end", open_},
+        {"open_after_connect", open_after},
+        {"open_at_end", open_end},
         {"closed_by_server", closed},
-        {"elapsed_s", connect_elapsed_},
+        {"connected_per_worker", per_worker},
+        {"elapsed_s", connect_elapsed},
         {"connects_per_s", connects_per_s},
-        {"connect_ms_p50", percentile(connect_us_, 50) / 1e3},
-        {"connect_ms_p99", percentile(connect_us_, 99) / 1e3},
-        {"connect_ms_max", percentile(connect_us_, 100) / 1e3},
+        {"connect_ms_p50", connect_us.percentile(50) / 1e3},
+        {"connect_ms_p99", connect_us.percentile(99) / 1e3},
+        {"connect_ms_max", connect_us.percentile(100) / 1e3},
         {"gateway_cpu_s", opt_json(connect_gw_cpu_)},
-        {"loadgen_cpu_s", connect_self_cpu_},
+        {"loadgen_cpu_s", self_cpu},
         {"gateway_rss_kb_before", opt_json(rss_before_)},
         {"gateway_rss_kb_after_connect", opt_json(rss_after_connect_)},
         {"gateway_rss_kb_after", opt_json(rss_after_)},
         {"gateway_rss_kb_max", opt_json(rss_max_)},
         {"gateway_bytes_per_conn", opt_json(bytes_per_conn)},
+        {"gateway_open_fds_before", fds_before_},
+        {"gateway_open_fds_after", fds_after_},
         {"redis_clients_before", opt_json(redis_clients_before_)},
         {"redis_clients_after", opt_json(redis_clients_after_)},
+        {"redis_clients_server", opt_json(redis_server_clients)},
         {"redis_pubsub_channels", opt_json(redis_channels_)},
-        {"loadgen_rss_kb_before", self_rss_before_},
-        {"loadgen_rss_kb_after", self_rss_after_},
+        {"loadgen_rss_kb_before", self_rss_before},
+        {"loadgen_rss_kb_after", self_rss_after},
     };
     json::object out{{"tool", "wsgate-load"}, {"params", params}, {"connect", conn}};
 
     auto& err = std::cerr;
-    char line[256];
-    err << "wsgate-load " << o_.mode << ": " << clients_.size() << " connections (" << o_.users
-        << " users x " << o_.conns_per_user << "), K=" << o_.concurrency << "\n";
+    char line[320];
+    err << "wsgate-load " << o_.mode << ": " << std::uint64_t{o_.users} * o_.conns_per_user
+        << " connections (" << o_.users << " users x " << o_.conns_per_user
+        << "), K=" << o_.concurrency
+        << (o_.procs > 1 ? " per process, " + std::to_string(o_.procs) + " processes"
+                         : std::string())
+        << "\n";
     std::snprintf(
         line, sizeof line,
         "  connected %llu  failed %llu  open %llu  in %.2f s = %.0f connects/s (p50 %.1f ms, p99 "
         "%.1f ms)\n",
-        static_cast<unsigned long long>(connected_), static_cast<unsigned long long>(failed),
-        static_cast<unsigned long long>(open_after_connect_), connect_elapsed_, connects_per_s,
-        percentile(connect_us_, 50) / 1e3, percentile(connect_us_, 99) / 1e3);
+        static_cast<unsigned long long>(connected), static_cast<unsigned long long>(failed),
+        static_cast<unsigned long long>(open_after), connect_elapsed, connects_per_s,
+        connect_us.percentile(50) / 1e3, connect_us.percentile(99) / 1e3);
     err << line;
     std::snprintf(line, sizeof line, "  connect phase CPU s: gateway %.2f, loadgen %.2f\n",
-                  connect_gw_cpu_.value_or(-1), connect_self_cpu_);
+                  connect_gw_cpu_.value_or(-1), self_cpu);
     err << line;
-    for (auto& [k, v] : failures_) err << "    failure " << k << ": " << v << "\n";
-    for (auto& [k, v] : closes_) err << "    closed by server " << k << ": " << v << "\n";
+    for (auto& [k, v] : failures) err << "    failure " << k << ": " << v << "\n";
+    for (auto& [k, v] : closes) err << "    closed by server " << k << ": " << v << "\n";
     if (rss_before_)
         err << "  gateway RSS before " << *rss_before_ << " kB, after connect "
             << rss_after_connect_.value_or(-1) << " kB, after hold " << rss_after_.value_or(-1)
@@ -1047,78 +1575,132 @@ void load::report() {
             << (bytes_per_conn
                     ? " = " + std::to_string(static_cast<long>(*bytes_per_conn)) + " B/conn"
                     : "")
+            << (o_.gateway_pids.size() > 1
+                    ? " (summed over " + std::to_string(o_.gateway_pids.size()) + " processes)"
+                    : std::string())
             << "\n";
+    if (o_.gateway_pids.size() > 1) {
+        err << "  gateway open descriptors per process:";
+        for (auto& v : fds_after_) err << " " << (v.is_null() ? -1 : v.to_number<long>());
+        err << "\n";
+    }
     if (redis_clients_before_)
         err << "  redis clients before " << *redis_clients_before_ << ", after "
-            << redis_clients_after_.value_or(-1) << "; pubsub channels "
+            << redis_clients_after_.value_or(-1)
+            << " (server's: " << redis_server_clients.value_or(-1) << "); pubsub channels "
             << static_cast<long>(redis_channels_.value_or(-1)) << "\n";
 
     if (o_.mode != "connect") {
-        double pub_s = seconds_since(t_pub0_, t_pub_end_);
-        double total_s = seconds_since(t_pub0_, t_drain_end_);
-        std::int64_t lost =
-            static_cast<std::int64_t>(expected_) - static_cast<std::int64_t>(received_);
-        std::optional<double> gw_cpu, redis_cpu;
+        std::uint64_t sent = 0, acked = 0, zero = 0, errors = 0, expected = 0, received = 0,
+                      short_clients = 0, missing = 0;
+        std::uint64_t p0 = UINT64_MAX, p_end = 0, p_drain = 0;
+        double self_pub_cpu = 0, self_wait = 0;
+        bool drained = true, have_wait = true, stalled = false;
+        histogram lat;
+        std::vector<std::pair<std::uint64_t, const json::array*>> timelines;
+        for (auto& w : workers_) {
+            const auto* pp = w.result.as_object().if_contains("publish");
+            if (!pp) {
+                drained = false;
+                continue;
+            }
+            const auto& p = pp->as_object();
+            sent += u64(p.at("published"));
+            acked += u64(p.at("acked"));
+            zero += u64(p.at("publish_zero_receivers"));
+            errors += u64(p.at("publish_errors"));
+            expected += u64(p.at("expected_deliveries"));
+            received += u64(p.at("received"));
+            short_clients += u64(p.at("clients_short"));
+            missing += u64(p.at("missing_on_open_clients"));
+            drained = drained && p.at("drained").as_bool();
+            stalled = stalled || p.at("stalled").as_bool();
+            p0 = std::min(p0, u64(p.at("t0_ns")));
+            p_end = std::max(p_end, u64(p.at("t_end_ns")));
+            p_drain = std::max(p_drain, u64(p.at("t_drain_end_ns")));
+            self_pub_cpu += dbl(p.at("cpu_s"));
+            if (p.at("runqueue_wait_s").is_null())
+                have_wait = false;
+            else
+                self_wait += dbl(p.at("runqueue_wait_s"));
+            lat.merge(histogram::from_json(p.at("latency_ns")));
+            timelines.emplace_back(u64(p.at("t0_ns")), &p.at("timeline").as_array());
+        }
+        if (p0 == UINT64_MAX) p0 = p_end = p_drain = 0;
+        double pub_s = p_end > p0 ? static_cast<double>(p_end - p0) / 1e9 : 0;
+        double total_s = p_drain > p0 ? static_cast<double>(p_drain - p0) / 1e9 : 0;
+        auto lost = static_cast<std::int64_t>(expected) - static_cast<std::int64_t>(received);
+        // Timelines: each worker's [t since its own start, received] re-binned every 100 ms
+        // from the earliest start, each bin holding the sum of every worker's latest count.
+        json::array timeline;
+        for (double bin = 0.1; timeline.size() < 600; bin += 0.1) {
+            bool last = bin >= total_s;
+            double at = last ? total_s : bin;
+            std::uint64_t sum = 0;
+            for (auto& [start, tl] : timelines) {
+                double offset = static_cast<double>(start - p0) / 1e9;
+                std::uint64_t v = 0;
+                for (const auto& e : *tl) {
+                    // The last bin takes every worker's final count (noted after its drain).
+                    if (!last && offset + dbl(e.as_array().at(0)) > at + 1e-9) break;
+                    v = u64(e.as_array().at(1));
+                }
+                sum += v;
+            }
+            timeline.push_back(json::array{std::round(at * 1000) / 1000, sum});
+            if (last) break;
+        }
+        std::optional<double> gw_cpu, redis_cpu, gw_wait;
         if (gw_cpu0_ && gw_cpu1_) gw_cpu = *gw_cpu1_ - *gw_cpu0_;
         if (redis_cpu0_ && redis_cpu1_) redis_cpu = *redis_cpu1_ - *redis_cpu0_;
-        double self_cpu = self_cpu1_ - self_cpu0_;
-        // Per-client loss attribution: which open clients missed messages of their user.
-        std::uint64_t clients_short = 0, missing_on_open = 0;
-        for (auto& c : clients_) {
-            if (c->state != cstate::open) continue;
-            auto want = published_per_user_[c->user];
-            if (c->received < want) {
-                ++clients_short;
-                missing_on_open += want - c->received;
-            }
-        }
+        if (gw_sched0_ && gw_sched1_) gw_wait = gw_sched1_->wait_s - gw_sched0_->wait_s;
         json::object pub{
-            {"published", pub_.sent},
-            {"acked", pub_.acked},
-            {"publish_zero_receivers", pub_.zero_receivers},
-            {"publish_errors", pub_.errors},
-            {"expected_deliveries", expected_},
-            {"received", received_},
+            {"published", sent},
+            {"acked", acked},
+            {"publish_zero_receivers", zero},
+            {"publish_errors", errors},
+            {"expected_deliveries", expected},
+            {"received", received},
             {"lost", lost},
-            {"drained", drained_},
-            {"clients_short", clients_short},
-            {"missing_on_open_clients", missing_on_open},
+            {"drained", drained},
+            {"stalled", stalled},
+            {"clients_short", short_clients},
+            {"missing_on_open_clients", missing},
             {"publish_elapsed_s", pub_s},
             {"elapsed_s", total_s},
-            {"published_per_s", pub_s > 0 ? static_cast<double>(pub_.sent) / pub_s : 0},
-            {"delivered_per_s", total_s > 0 ? static_cast<double>(received_) / total_s : 0},
+            {"published_per_s", pub_s > 0 ? static_cast<double>(sent) / pub_s : 0},
+            {"delivered_per_s", total_s > 0 ? static_cast<double>(received) / total_s : 0},
             {"gateway_cpu_s", opt_json(gw_cpu)},
-            {"gateway_cpu_util", gw_cpu ? json::value(*gw_cpu / total_s) : json::value(nullptr)},
+            {"gateway_cpu_util",
+             gw_cpu && total_s > 0 ? json::value(*gw_cpu / total_s) : json::value(nullptr)},
             {"delivered_per_gateway_cpu_s",
-             gw_cpu && *gw_cpu > 0 ? json::value(static_cast<double>(received_) / *gw_cpu)
+             gw_cpu && *gw_cpu > 0 ? json::value(static_cast<double>(received) / *gw_cpu)
                                    : json::value(nullptr)},
-            {"loadgen_cpu_s", self_cpu},
-            {"loadgen_cpu_util", self_cpu / total_s},
+            {"loadgen_cpu_s", self_pub_cpu},
+            {"loadgen_cpu_util", total_s > 0 ? self_pub_cpu / total_s : 0},
             {"redis_cpu_s", opt_json(redis_cpu)},
             {"gateway_rss_kb_after_publish", opt_json(rss_after_publish_)},
             {"redis_max_output_buffer_bytes", opt_json(redis_max_obuf_)},
             {"core_busy", core_busy(cores0_, cores1_)},
-            {"timeline", timeline_},
+            {"timeline", timeline},
+            {"gateway_runqueue_wait_s", opt_json(gw_wait)},
+            {"loadgen_runqueue_wait_s", have_wait ? json::value(self_wait) : json::value(nullptr)},
         };
-        std::optional<double> gw_wait, self_wait;
-        if (gw_sched0_ && gw_sched1_) gw_wait = gw_sched1_->wait_s - gw_sched0_->wait_s;
-        if (self_sched0_ && self_sched1_) self_wait = self_sched1_->wait_s - self_sched0_->wait_s;
-        pub["gateway_runqueue_wait_s"] = opt_json(gw_wait);
-        pub["loadgen_runqueue_wait_s"] = opt_json(self_wait);
         std::snprintf(
             line, sizeof line,
             "  published %llu in %.3f s (%.0f/s), expected %llu, received %llu, lost %lld%s\n",
-            static_cast<unsigned long long>(pub_.sent), pub_s,
-            pub_s > 0 ? static_cast<double>(pub_.sent) / pub_s : 0,
-            static_cast<unsigned long long>(expected_), static_cast<unsigned long long>(received_),
-            static_cast<long long>(lost), drained_ ? "" : " (drain timed out)");
+            static_cast<unsigned long long>(sent), pub_s,
+            pub_s > 0 ? static_cast<double>(sent) / pub_s : 0,
+            static_cast<unsigned long long>(expected), static_cast<unsigned long long>(received),
+            static_cast<long long>(lost), drained ? "" : " (drain timed out)");
         err << line;
         std::snprintf(line, sizeof line,
                       "  delivered %.0f msgs/s over %.3f s; CPU s: gateway %.3f (%.0f%%), loadgen "
                       "%.3f (%.0f%%), redis %.3f\n",
-                      total_s > 0 ? static_cast<double>(received_) / total_s : 0, total_s,
-                      gw_cpu.value_or(-1), gw_cpu ? 100 * *gw_cpu / total_s : -1, self_cpu,
-                      100 * self_cpu / total_s, redis_cpu.value_or(-1));
+                      total_s > 0 ? static_cast<double>(received) / total_s : 0, total_s,
+                      gw_cpu.value_or(-1), gw_cpu && total_s > 0 ? 100 * *gw_cpu / total_s : -1,
+                      self_pub_cpu, total_s > 0 ? 100 * self_pub_cpu / total_s : -1,
+                      redis_cpu.value_or(-1));
         err << line;
         {
             std::string busy;
@@ -1127,64 +1709,45 @@ void load::report() {
             std::snprintf(
                 line, sizeof line,
                 "  waiting for a CPU (runqueue) s: gateway %.3f, loadgen %.3f; cores busy:%s\n",
-                gw_wait.value_or(-1), self_wait.value_or(-1), busy.c_str());
+                gw_wait.value_or(-1), have_wait ? self_wait : -1, busy.c_str());
             err << line;
         }
         if (gw_cpu && *gw_cpu > 0) {
             std::snprintf(line, sizeof line, "  %.0f delivered msgs per gateway CPU-second\n",
-                          static_cast<double>(received_) / *gw_cpu);
+                          static_cast<double>(received) / *gw_cpu);
             err << line;
         }
         if (redis_max_obuf_)
             err << "  Redis output buffer toward the gateway peaked at "
                 << static_cast<long>(*redis_max_obuf_ / 1024)
                 << " KiB (pubsub limit: 32 MiB hard, 8 MiB for 60 s by default)\n";
-        if (pub_.zero_receivers)
-            err << "  WARNING: " << pub_.zero_receivers << " PUBLISH reached no subscriber\n";
-        if (self_cpu / total_s > 0.9)
+        if (zero) err << "  WARNING: " << zero << " PUBLISH reached no subscriber\n";
+        if (stalled)
+            err << "  WARNING: publishing stopped early: no reply and no delivery for "
+                << o_.drain_timeout << " s (--drain-timeout)\n";
+        if (total_s > 0 && self_pub_cpu / total_s > 0.9)
             err << "  WARNING: the load generator used >90% of a core: it may be the bottleneck\n";
         if (o_.mode == "latency") {
-            std::sort(latencies_ns_.begin(), latencies_ns_.end());
-            json::object lat{
-                {"samples", latencies_ns_.size()},
-                {"p50_us", percentile(latencies_ns_, 50) / 1e3},
-                {"p90_us", percentile(latencies_ns_, 90) / 1e3},
-                {"p99_us", percentile(latencies_ns_, 99) / 1e3},
-                {"p999_us", percentile(latencies_ns_, 99.9) / 1e3},
-                {"max_us", percentile(latencies_ns_, 100) / 1e3},
+            json::object l{
+                {"samples", lat.count()},
+                {"p50_us", lat.percentile(50) / 1e3},
+                {"p90_us", lat.percentile(90) / 1e3},
+                {"p99_us", lat.percentile(99) / 1e3},
+                {"p999_us", lat.percentile(99.9) / 1e3},
+                {"max_us", lat.percentile(100) / 1e3},
             };
-            std::snprintf(
-                line, sizeof line,
-                "  latency us: p50 %.0f  p90 %.0f  p99 %.0f  p99.9 %.0f  max %.0f (%zu samples)\n",
-                percentile(latencies_ns_, 50) / 1e3, percentile(latencies_ns_, 90) / 1e3,
-                percentile(latencies_ns_, 99) / 1e3, percentile(latencies_ns_, 99.9) / 1e3,
-                percentile(latencies_ns_, 100) / 1e3, latencies_ns_.size());
+            std::snprintf(line, sizeof line,
+                          "  latency us: p50 %.0f  p90 %.0f  p99 %.0f  p99.9 %.0f  max %.0f (%llu "
+                          "samples)\n",
+                          lat.percentile(50) / 1e3, lat.percentile(90) / 1e3,
+                          lat.percentile(99) / 1e3, lat.percentile(99.9) / 1e3,
+                          lat.percentile(100) / 1e3, static_cast<unsigned long long>(lat.count()));
             err << line;
-            pub["latency"] = lat;
+            pub["latency"] = l;
         }
         out["publish"] = pub;
     }
     std::cout << json::serialize(out) << std::endl;
-}
-
-int load::run() {
-    if (!redis_ep_.host.empty()) {
-        info_ = std::make_unique<redis_info>(redis_ep_);
-        if (!info_->ok()) {
-            if (o_.mode != "connect") {
-                std::cerr << "wsgate-load: Redis at " << wsgate::redis::redacted_url(redis_ep_)
-                          << ": " << info_->error() << "\n";
-                return 1;
-            }
-            std::cerr << "wsgate-load: warning: no Redis INFO (" << info_->error() << ")\n";
-        }
-    }
-    build_clients();
-    net::co_spawn(ioc_, main_flow(), [](std::exception_ptr e) {
-        if (e) std::rethrow_exception(e);
-    });
-    ioc_.run();
-    return exit_code_;
 }
 
 // --- soak: hold, churn, publish steadily and sample the gateway for a long time --------------
@@ -1247,19 +1810,6 @@ struct soak_slot {
     bool slow = false;
     conn_ptr conn;  // the current attempt or connection
 };
-
-std::optional<long> fd_count(int pid) {
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    long n = 0;
-    fs::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec), end;
-    if (ec) return std::nullopt;
-    for (; it != end; it.increment(ec)) {
-        if (ec) return std::nullopt;
-        ++n;
-    }
-    return n;
-}
 
 std::string load_average() {
     std::ifstream in("/proc/loadavg");
@@ -2102,6 +2652,13 @@ int main(int argc, char** argv) {
             ->capture_default_str();
         s->add_option("--hold", o.hold, "seconds to hold the connections open, sampling RSS")
             ->capture_default_str();
+        s->add_option("--procs", o.procs,
+                      "worker processes, each with its own event loop, a slice of the users and "
+                      "of --source-ips (at most 19,500 connections each)")
+            ->capture_default_str();
+        s->add_option("--phase-timeout", o.phase_timeout,
+                      "seconds the workers may take for one phase (ready, connect, publish)")
+            ->capture_default_str();
     };
     auto target = [&](CLI::App* s) {
         s->add_option("--concurrency", o.concurrency, "handshakes in flight")
@@ -2226,9 +2783,15 @@ int main(int argc, char** argv) {
     try {
         const bool soak_mode = o.mode == "soak";
         // A soak also holds the sockets of connections being closed and reopened.
-        std::uint64_t total = soak_mode ? std::uint64_t{o.soak_connections} + o.slow_readers +
-                                              std::uint64_t{o.churn} * 2
-                                        : std::uint64_t{o.users} * o.conns_per_user;
+        if (o.procs == 0 || o.procs > 64) throw std::invalid_argument("--procs must be 1..64");
+        if (!soak_mode && o.procs > o.users)
+            throw std::invalid_argument("--procs must not exceed --users");
+        if (o.phase_timeout <= 0) throw std::invalid_argument("--phase-timeout must be positive");
+        // Connections held by one process (the busiest worker when --procs splits the users).
+        std::uint64_t total =
+            soak_mode
+                ? std::uint64_t{o.soak_connections} + o.slow_readers + std::uint64_t{o.churn} * 2
+                : std::uint64_t{(o.users + o.procs - 1) / o.procs} * o.conns_per_user;
         if (soak_mode) {
             if (o.soak_users == 0 || o.soak_connections == 0)
                 throw std::invalid_argument("--users and --connections must be > 0");
@@ -2247,12 +2810,11 @@ int main(int argc, char** argv) {
         if (total > max_conns_per_process)
             throw std::invalid_argument(
                 std::to_string(total) +
-                " connections: one process may hold at most 20,000 open files here, so "
-                "wsgate-load takes at most " +
-                std::to_string(max_conns_per_process) +
-                " per process; start several processes with disjoint --user-offset ranges (their "
-                "results are "
-                "not merged automatically yet)");
+                " connections in one process: one process may hold at most 20,000 open files "
+                "here, so wsgate-load takes at most " +
+                std::to_string(max_conns_per_process) + " per process; " +
+                (soak_mode ? std::string("run several soaks with disjoint --user-offset ranges")
+                           : std::string("raise --procs")));
         if (o.concurrency == 0) throw std::invalid_argument("--concurrency must be > 0");
         if (o.payload_bytes < 32 || o.payload_bytes > (1u << 20))
             throw std::invalid_argument("--payload-bytes must be between 32 and 1048576");
@@ -2265,7 +2827,9 @@ int main(int argc, char** argv) {
         if (o.messages == 0) throw std::invalid_argument("--messages must be > 0");
         loopback_address(o.host, "--host");
         auto sources = parse_source_ips(o.source_ips);
-        if (total / sources.size() > 28'000)
+        auto sources_per_process =
+            sources.size() >= o.procs ? sources.size() / o.procs : sources.size();
+        if (total / sources_per_process > 28'000)
             throw std::invalid_argument("--source-ips: too few addresses for " +
                                         std::to_string(total) +
                                         " connections (28,232 ephemeral ports each)");
@@ -2286,8 +2850,10 @@ int main(int argc, char** argv) {
             soak k(o, std::move(sources), *ep);
             return k.run();
         }
-        load l(o, std::move(sources), *ep);
-        return l.run();
+        // A worker that dies must not kill the conductor when it writes the next order.
+        std::signal(SIGPIPE, SIG_IGN);
+        conductor c(o, std::move(sources), *ep);
+        return c.run();
     } catch (const std::invalid_argument& e) {
         std::cerr << "wsgate-load: " << e.what() << "\n";
         return 2;
