@@ -16,8 +16,7 @@ namespace wsgate {
 ws_session::ws_session(tcp::socket socket, server_context& ctx)
     : ws_(std::move(socket)),
       ctx_(ctx),
-      queue_(ctx.cfg.max_queue_messages, ctx.cfg.max_queue_bytes),
-      timer_(ws_.get_executor()) {
+      queue_(ctx.cfg.max_queue_messages, ctx.cfg.max_queue_bytes) {
     ctx_.connections.push_back(*this);
 }
 
@@ -119,16 +118,27 @@ void ws_session::run(request req, result<auth::verified_token> auth, admission_t
     // Hold the 101 until Redis confirms the channel, so that a message published after
     // the client's `open` event cannot be missed.
     phase_ = phase::waiting;
-    timer_.expires_after(cfg.subscribe_timeout);
-    timer_.async_wait(
+    timer().expires_after(cfg.subscribe_timeout);
+    timer().async_wait(
         beast::bind_front_handler(&ws_session::on_subscribe_timeout, shared_from_this()));
 }
 
 void ws_session::subscribed() {
     if (phase_ != phase::waiting) return;
     phase_ = phase::accepting;
-    timer_.cancel();
+    // Destroying the timer completes its wait with operation_aborted; that handler holds
+    // the session, not the timer.
+    timer_.reset();
     do_accept();
+}
+
+net::steady_timer& ws_session::timer() {
+    if (!timer_) timer_ = std::make_unique<net::steady_timer>(ws_.get_executor());
+    return *timer_;
+}
+
+void ws_session::cancel_timer() noexcept {
+    if (timer_) timer_->cancel();
 }
 
 void ws_session::on_subscribe_timeout(error_code ec) {
@@ -223,7 +233,7 @@ void ws_session::on_read(error_code ec, std::size_t) {
         finished_ = true;
         error_code ignored;
         beast::get_lowest_layer(ws_).close(ignored);
-        timer_.cancel();
+        cancel_timer();
         // closed: the close handshake finished. message_too_big, bad UTF-8 and other
         // protocol errors: Beast has already sent 1009/1007/1002. operation_aborted: we
         // cut the socket and counted why. timeout: a close handshake we started was not
@@ -301,7 +311,7 @@ void ws_session::abandon() {
     overflowed_ = true;
     leave_hub();
     drop_queue();
-    timer_.cancel();
+    cancel_timer();
     error_code ignored;
     beast::get_lowest_layer(ws_).close(ignored);
 }
@@ -320,7 +330,7 @@ void ws_session::close(std::uint16_t code, std::string_view reason) {
     drop_queue();
     switch (phase_) {
         case phase::waiting:
-            timer_.cancel();
+            cancel_timer();
             leave_hub();
             phase_ = phase::accepting;
             do_accept();  // on_accept sends the close
@@ -333,9 +343,9 @@ void ws_session::close(std::uint16_t code, std::string_view reason) {
             // So bound the whole close here (well inside the shutdown timeout, so a stuck
             // client cannot hold up an orderly stop), then cut the socket: the close frame
             // is a courtesy, the bound on the connection's life is not.
-            timer_.expires_after(
+            timer().expires_after(
                 std::min(ctx_.cfg.handshake_timeout, ctx_.cfg.shutdown_timeout / 2));
-            timer_.async_wait([self = shared_from_this()](error_code ec) {
+            timer().async_wait([self = shared_from_this()](error_code ec) {
                 if (ec || self->finished_) return;
                 error_code ignored;
                 beast::get_lowest_layer(self->ws_).close(ignored);

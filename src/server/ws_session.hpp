@@ -80,8 +80,12 @@ private:
     // Start of the current silence from the peer, as of the last sweep that saw a frame.
     std::chrono::steady_clock::time_point idle_since_{};
     send_queue queue_;
-    std::uint32_t batch_ = 0;        // queued messages being written (the queue's front)
-    net::steady_timer timer_;        // subscribe wait, then the close deadline
+    std::uint32_t batch_ = 0;  // queued messages being written (the queue's front)
+    // The subscribe wait, then the close deadline; made when needed and dropped once the
+    // subscription is confirmed, since an open, idle connection needs none (~120 bytes).
+    std::unique_ptr<net::steady_timer> timer_;
+    net::steady_timer& timer();
+    void cancel_timer() noexcept;
     std::array<char, 32> read_buf_;  // client data is read and discarded
     std::string_view close_reason_;
     std::uint16_t close_code_ = 0;  // set once closing; 0 while open
