@@ -15,6 +15,7 @@
 #pragma once
 
 #include <boost/asio/any_completion_handler.hpp>
+#include <boost/assert.hpp>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -53,6 +54,7 @@ public:
                 // The other writer's write is running and this one is the only one that can
                 // be waiting. Its buffers stay valid until it completes (the caller's
                 // contract), so copying the descriptors is enough.
+                BOOST_ASSERT(!waiting_);  // one writer each side, each one write at a time
                 waiting_ = std::make_unique<waiting_write>(
                     std::vector<net::const_buffer>(net::buffer_sequence_begin(b),
                                                    net::buffer_sequence_end(b)),
@@ -108,7 +110,9 @@ private:
             return;
         }
         auto w = std::move(waiting_);
-        // async_write copies the vector of descriptors into its operation.
+        // Always an rvalue: the converting constructor of Boost 1.81's
+        // any_completion_handler also accepts an lvalue and then wraps it in itself without
+        // end. The write operation keeps its own copy of the descriptors.
         start(w->buffers, std::move(w->handler));
     }
 

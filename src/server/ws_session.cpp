@@ -22,8 +22,8 @@ ws_session::ws_session(tcp::socket socket, server_context& ctx)
 
 ws_session::~ws_session() {
     leave_hub();
-    batch_ = 0;  // a write whose handler was destroyed unrun (forced stop) holds nothing
-    drop_queue();
+    // Everything, including a batch whose write handler was destroyed unrun (forced stop).
+    drop_queue(false);
     if (counted_) {
         shard_metrics::add(ctx_.metrics.connections, -1);
         // close_code 0: the peer closed, reset or timed out; otherwise the code we sent.
@@ -39,10 +39,10 @@ void ws_session::leave_hub() {
                              std::memory_order_relaxed);
 }
 
-void ws_session::drop_queue() {
-    // The batch being written stays: the write still reads it, and on_write pops it.
+void ws_session::drop_queue(bool keep_sending) {
+    // The batch being written normally stays: the write still reads it, and on_write pops it.
     auto before = queue_.bytes();
-    auto n = queue_.clear(batch_);
+    auto n = queue_.clear(keep_sending);
     if (n) ctx_.metrics.count_drop(drop_reason::closing, n);
     shard_metrics::add(ctx_.metrics.queued_bytes,
                        -static_cast<std::int64_t>(before - queue_.bytes()));
@@ -61,6 +61,9 @@ void ws_session::run(request req, result<auth::verified_token> auth, admission_t
     websocket::stream_base::timeout t{};
     t.handshake_timeout = cfg.handshake_timeout;
     t.idle_timeout = websocket::stream_base::none();
+    // Must stay off: Beast's idle ping holds only a weak_ptr to the stream, so it could
+    // complete after the session, and gated_socket's write handlers assume their session
+    // (and so the gate) outlives them.
     t.keep_alive_pings = false;
     ws_.set_option(t);
     ws_.control_callback([this](websocket::frame_type, beast::string_view) { heard_ = true; });
@@ -175,7 +178,7 @@ void ws_session::on_accept(error_code ec) {
     if (close_code_ != 0) return do_close();
     if (ctx_.shutting_down) return close(close_codes::going_away, close_codes::reason_shutdown);
     idle_since_ = std::chrono::steady_clock::now();
-    if (!queue_.empty()) do_write();
+    if (queue_.has_backlog()) do_write();
 }
 
 void ws_session::tick(const sweep_time& t) {
@@ -280,30 +283,26 @@ void ws_session::do_write() {
         return drop_queue();
     }
     writing_ = true;
-    batch_ = static_cast<std::uint32_t>(std::min(queue_.count(), max_batch));
     ws_.next_layer().async_write_some(
-        queue_.frames(batch_),
+        queue_.start_send(max_batch, max_batch_bytes),
         beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
 }
 
 void ws_session::on_write(error_code ec, std::size_t) {
     writing_ = false;
-    const auto n = std::exchange(batch_, 0);
-    std::uint64_t payload = 0;
-    for (std::uint32_t i = 0; i < n; ++i) {
-        payload += queue_.front()->payload.size();
-        queue_.pop_front();
-    }
+    const auto n = queue_.sending();
+    const auto payload = queue_.finish_send();
     shard_metrics::add(ctx_.metrics.queued_bytes, -static_cast<std::int64_t>(payload));
     if (ec) {
         // The peer is gone. Stop taking messages now rather than when the read notices
-        // (without pings a half-open socket may never fail a read).
+        // (without pings a half-open socket may never fail a read). The batch is lost.
+        ctx_.metrics.count_drop(drop_reason::closing, n);
         return abandon();
     }
     shard_metrics::inc(ctx_.metrics.messages_delivered_total, n);
     shard_metrics::inc(ctx_.metrics.bytes_sent_total, payload);
     if (close_code_ != 0) return do_close();  // the close deadline stays armed
-    if (!queue_.empty()) do_write();
+    if (queue_.has_backlog()) do_write();
 }
 
 void ws_session::abandon() {

@@ -61,11 +61,14 @@ private:
     void close(std::uint16_t code, std::string_view reason);
     void do_close();
     void leave_hub();
-    void drop_queue();
+    void drop_queue(bool keep_sending = true);
 
-    /// Frames per gathered write: two buffers each, within the 64 that Asio hands one
-    /// sendmsg.
+    /// A gathered write: at most 32 frames (two buffers each, within the 64 that Asio hands
+    /// one sendmsg) and, past the first frame, 64 KiB of payload (what Asio's async_write
+    /// hands one sendmsg), so that a pong or close frame waits behind one batch at most that
+    /// long.
     static constexpr std::size_t max_batch = 32;
+    static constexpr std::uint64_t max_batch_bytes = 64 * 1024;
 
     websocket::stream<gated_socket> ws_;
     server_context& ctx_;
@@ -80,7 +83,6 @@ private:
     // Start of the current silence from the peer, as of the last sweep that saw a frame.
     std::chrono::steady_clock::time_point idle_since_{};
     send_queue queue_;
-    std::uint32_t batch_ = 0;  // queued messages being written (the queue's front)
     // The subscribe wait, then the close deadline; made when needed and dropped once the
     // subscription is confirmed, since an open, idle connection needs none (~120 bytes).
     std::unique_ptr<net::steady_timer> timer_;

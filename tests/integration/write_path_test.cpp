@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "gateway_fixture.hpp"
@@ -166,6 +167,118 @@ TEST_F(WritePath, NoDataFrameFollowsTheCloseFrame) {
     raw.close();  // the client's FIN ends Beast's teardown
     EXPECT_TRUE(wait_metric("wsgate_connections", 0, 5s));
     EXPECT_TRUE(wait_until([&] { return numsub("closer") == 0; }, 5s));
+}
+
+}  // namespace
+
+// --- the send queue's bound is on the backlog, not on the batch being written -----------
+namespace {
+
+class WritePathBound : public gateway_fixture {
+protected:
+    /// A raw client of `user` past the 101. It does not read until told to, so a large
+    /// enough write stays in flight (the kernel buffers hold only a few MB).
+    void open_raw(raw_connection& raw, const std::string& user) {
+        ASSERT_TRUE(raw.connect(port())) << raw.error();
+        ASSERT_TRUE(raw.send(upgrade_request(port(), target_for(user, token_for(user)))));
+        const auto head = raw.read_until("\r\n\r\n", 5s);
+        ASSERT_EQ(head.rfind("HTTP/1.1 101", 0), 0u) << head;
+    }
+
+    void expect_no_slow_consumer_then_both_arrive(raw_connection& raw, const std::string& tail) {
+        // Give the gateway time to take (or refuse) the second message.
+        std::this_thread::sleep_for(500ms);
+        EXPECT_EQ(metric("wsgate_messages_dropped_total{reason=\"slow_consumer\"}"), 0)
+            << "the second message was refused although the backlog was empty";
+        EXPECT_EQ(metric("wsgate_closes_total{cause=\"slow_consumer\"}"), 0);
+        const auto got = raw.read_until(tail, 30s);
+        EXPECT_NE(got.find(tail), std::string::npos)
+            << "the message after the large one never arrived (" << got.size() << " bytes)";
+    }
+};
+
+class WritePathByteBound : public WritePathBound {
+protected:
+    flag_list gateway_flags() const override { return {{"--max-queue-bytes", "1MiB"}}; }
+};
+
+// The bound is on the backlog: one message larger than --max-queue-bytes, then a small one
+// while the first is still being written, is no sign of a slow client (found in review of
+// the gathered writes, which at first counted the batch in flight as backlog).
+TEST_F(WritePathByteBound, OneLargeMessageInFlightDoesNotMakeTheClientSlow) {
+    raw_connection raw;
+    ASSERT_NO_FATAL_FAILURE(open_raw(raw, "large"));
+    ASSERT_EQ(publish("large", std::string(8u << 20, 'L')), 1);
+    std::this_thread::sleep_for(300ms);  // the 8 MiB write is now stuck on the full socket
+    const std::string tail = "small-after-large-7c1";
+    ASSERT_EQ(publish("large", tail), 1);
+    expect_no_slow_consumer_then_both_arrive(raw, tail);
+}
+
+class WritePathCountBound : public WritePathBound {
+protected:
+    // One message of backlog (1 is a valid setting); bytes out of the way.
+    flag_list gateway_flags() const override {
+        return {{"--max-queue-messages", "1"}, {"--max-queue-bytes", "64MiB"}};
+    }
+};
+
+TEST_F(WritePathCountBound, TheMessageBeingWrittenIsNotPartOfTheBacklog) {
+    raw_connection raw;
+    ASSERT_NO_FATAL_FAILURE(open_raw(raw, "counted"));
+    ASSERT_EQ(publish("counted", std::string(8u << 20, 'C')), 1);
+    std::this_thread::sleep_for(300ms);
+    const std::string tail = "one-message-of-backlog-3f9";
+    ASSERT_EQ(publish("counted", tail), 1);
+    expect_no_slow_consumer_then_both_arrive(raw, tail);
+}
+
+}  // namespace
+
+// --- forced stop with a write waiting in the gate ------------------------------------------
+// A batch stuck on a client that does not read, and one of Beast's frames (a pong, or the
+// close frame answering the client's close) waiting behind it in gated_socket::waiting_, an
+// any_completion_handler that owns the session. A second SIGTERM stops the loops at once;
+// ~shard destroys the pending handlers: the running write's done_handler must drop the
+// waiter (else session <-> waiter keep each other alive: LeakSanitizer), and nothing may
+// touch a destroyed gate (AddressSanitizer). Meaningful with an ASan wsgate.
+namespace {
+
+class WritePathForcedStop : public WritePathBound {
+protected:
+    flag_list gateway_flags() const override {
+        return {{"--max-queue-bytes", "64MiB"}, {"--shutdown-timeout", "20s"}};
+    }
+
+    void force_stop_and_check() {
+        std::this_thread::sleep_for(300ms);
+        ASSERT_TRUE(gateway().process().signal(SIGTERM));
+        std::this_thread::sleep_for(300ms);
+        ASSERT_TRUE(gateway().process().signal(SIGTERM));  // forced: loops stop now
+        const auto status = gateway().process().wait_for_exit(30s);
+        ASSERT_TRUE(status.has_value()) << "wsgate did not exit after the forced stop";
+        const auto out = gateway().output();
+        EXPECT_EQ(out.find("Sanitizer"), std::string::npos) << out;
+        EXPECT_EQ(*status, 0) << out;
+    }
+};
+
+TEST_F(WritePathForcedStop, PongWaitingBehindAStuckBatch) {
+    raw_connection raw;
+    ASSERT_NO_FATAL_FAILURE(open_raw(raw, "stuckping"));
+    ASSERT_EQ(publish("stuckping", std::string(16u << 20, 'P')), 1);
+    std::this_thread::sleep_for(300ms);
+    ASSERT_TRUE(raw.send(client_frame(0x9, "ping-1")));
+    force_stop_and_check();
+}
+
+TEST_F(WritePathForcedStop, CloseFrameWaitingBehindAStuckBatch) {
+    raw_connection raw;
+    ASSERT_NO_FATAL_FAILURE(open_raw(raw, "stuckclose"));
+    ASSERT_EQ(publish("stuckclose", std::string(16u << 20, 'Q')), 1);
+    std::this_thread::sleep_for(300ms);
+    ASSERT_TRUE(raw.send(client_frame(0x8, std::string("\x03\xe8", 2))));
+    force_stop_and_check();
 }
 
 }  // namespace
