@@ -30,7 +30,8 @@ bool read_stdin(std::string& out) {
 int main(int argc, char** argv) {
     CLI::App app{
         "Publish a notification to every wsgate session of a user (PUBLISH ws:{USER_ID}, or\n"
-        "SPUBLISH on the slot's master with --redis-mode cluster)."};
+        "SPUBLISH on the slot's master with --redis-mode cluster; PUBLISH on the master the\n"
+        "sentinels name with a redis+sentinel:// URL)."};
     const char* env_url = std::getenv("WSGATE_REDIS_URL");
     std::string redis_url =
         env_url != nullptr && *env_url != '\0' ? env_url : "redis://127.0.0.1:6379";
@@ -40,8 +41,9 @@ int main(int argc, char** argv) {
     std::string user_id;
     std::string payload;
     app.add_option("--redis-url", redis_url,
-                   "redis://[[user]:password@]host[:port][/db]; default $WSGATE_REDIS_URL, then "
-                   "redis://127.0.0.1:6379");
+                   "redis://[[user]:password@]host[:port][/db], or "
+                   "redis+sentinel://host:port[,host:port...]/mastername[/db] (Sentinel); "
+                   "default $WSGATE_REDIS_URL, then redis://127.0.0.1:6379");
     app.add_option("--redis-mode", mode_text,
                    "single (PUBLISH) or cluster (SPUBLISH; --redis-url may list seed nodes "
                    "comma-separated); default $WSGATE_REDIS_MODE, then single");
@@ -72,12 +74,27 @@ int main(int argc, char** argv) {
         std::cerr << "wsgate-publish: --redis-mode must be single or cluster\n";
         return exit_usage;
     }
-    if (*mode == wsgate::publish_mode::single && redis_url.find(',') != std::string::npos) {
+    const bool sentinel = wsgate::redis::is_sentinel_url(redis_url);
+    if (sentinel && *mode == wsgate::publish_mode::cluster) {
+        std::cerr << "wsgate-publish: --redis-mode: a redis+sentinel:// --redis-url implies "
+                     "Sentinel mode; leave --redis-mode at single\n";
+        return exit_usage;
+    }
+    if (sentinel && !wsgate::redis::parse_sentinel_url(redis_url)) {
+        std::cerr
+            << "wsgate-publish: invalid --redis-url (expected "
+               "redis+sentinel://[[user]:password@]host:port[,host:port...]/mastername[/db])\n";
+        return exit_usage;
+    }
+    if (sentinel) {
+        // Checked above; the publisher picks Sentinel mode from the scheme.
+    } else if (*mode == wsgate::publish_mode::single && redis_url.find(',') != std::string::npos) {
         std::cerr << "wsgate-publish: --redis-url: a list of URLs needs --redis-mode cluster\n";
         return exit_usage;
     }
-    if (*mode == wsgate::publish_mode::single ? !wsgate::redis::parse_redis_url(redis_url)
-                                              : !wsgate::redis::parse_redis_url_list(redis_url)) {
+    if (!sentinel &&
+        (*mode == wsgate::publish_mode::single ? !wsgate::redis::parse_redis_url(redis_url)
+                                               : !wsgate::redis::parse_redis_url_list(redis_url))) {
         std::cerr << "wsgate-publish: invalid --redis-url (expected "
                      "redis://[[user]:password@]host[:port][/db]"
                   << (*mode == wsgate::publish_mode::cluster ? ", comma-separated" : "") << ")\n";

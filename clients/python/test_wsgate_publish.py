@@ -288,3 +288,94 @@ def test_cluster_client_spublishes_to_the_slot_owner_and_follows_moved(cluster_p
         for sub in subs.values():
             sub.close()
         rc.close()
+
+
+def _start_and_ping(args, port: int):
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    c = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            c.ping()
+            return proc
+        except redis.exceptions.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                pytest.fail(f"{args[0]} on port {port} did not answer PING")
+            time.sleep(0.02)
+        finally:
+            c.close()
+
+
+@pytest.fixture
+def sentinel_ports(redis_port, tmp_path):
+    """The redis_port master, one replica and one sentinel (quorum 1) monitoring them as
+    "wsgate-master"; yields (master, replica, sentinel) ports once the sentinel knows the
+    replica, so SENTINEL FAILOVER can promote it."""
+    binary = _redis_server_binary()
+    procs = []
+    try:
+        replica = _free_port()
+        procs.append(_start_and_ping(
+            [binary, "--port", str(replica), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(tmp_path), "--replicaof", "127.0.0.1", str(redis_port)], replica))
+        sentinel = _free_port()
+        conf = tmp_path / "sentinel.conf"  # writable: Sentinel rewrites its config file
+        conf.write_text(
+            f"port {sentinel}\nbind 127.0.0.1\nprotected-mode no\ndir {tmp_path}\n"
+            f"sentinel monitor wsgate-master 127.0.0.1 {redis_port} 1\n"
+            "sentinel down-after-milliseconds wsgate-master 1000\n"
+            "sentinel failover-timeout wsgate-master 5000\n")
+        procs.append(_start_and_ping([binary, str(conf), "--sentinel"], sentinel))
+        s = redis.Redis(host="127.0.0.1", port=sentinel, socket_timeout=2)
+        deadline = time.monotonic() + 15
+        while not s.sentinel_slaves("wsgate-master"):
+            assert time.monotonic() < deadline, "the sentinel never found the replica"
+            time.sleep(0.05)
+        s.close()
+        yield redis_port, replica, sentinel
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+def test_sentinel_master_for_publishes_on_the_current_master(sentinel_ports):
+    from redis.sentinel import Sentinel
+
+    master, replica, sentinel_port = sentinel_ports
+    sentinel = Sentinel([("127.0.0.1", sentinel_port)], socket_timeout=2)
+    client = sentinel.master_for("wsgate-master", socket_timeout=2)
+    sub = _subscribe(master, "alice")
+    try:
+        assert wsgate_publish.publish_user_notification(client, "alice", "via sentinel") == 1
+        assert _next_message(sub)["data"] == b"via sentinel"
+    finally:
+        sub.close()
+
+    # A forced failover promotes the replica.
+    # Until the sentinel has read the replica's own INFO it answers NOGOODSLAVE: retry.
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            redis.Redis(host="127.0.0.1", port=sentinel_port).execute_command(
+                "SENTINEL", "FAILOVER", "wsgate-master")
+            break
+        except redis.exceptions.ResponseError as e:
+            assert "NOGOODSLAVE" in str(e) and time.monotonic() < deadline, str(e)
+            time.sleep(0.1)
+    while sentinel.discover_master("wsgate-master")[1] != replica or \
+            redis.Redis(port=replica).role()[0] != b"master":
+        assert time.monotonic() < deadline, "no failover to the replica"
+        time.sleep(0.05)
+    sub = _subscribe(replica, "alice")
+    try:
+        # The client's pooled connection still goes to the old master, which accepts the
+        # PUBLISH with 0 receivers; the helper notices the move and publishes again.
+        assert wsgate_publish.publish_user_notification(client, "alice", "after failover") == 1
+        got = _next_message(sub)
+        assert got is not None and got["data"] == b"after failover"
+    finally:
+        sub.close()
+        client.close()

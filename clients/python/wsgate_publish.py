@@ -10,6 +10,15 @@ Pub/Sub): pass a ``redis.cluster.RedisCluster`` and the notification goes out as
 ``SPUBLISH`` to the master that owns the channel's slot. redis-py 4.3 has no ``spublish()``
 and cannot route SPUBLISH by itself ("Missing key"), so this module routes it with the
 client's slot cache and follows ``MOVED`` (re-reading the slot map) and ``ASK``.
+
+Redis with Sentinel (the gateway runs with a ``redis+sentinel://`` URL): pass the client
+from ``redis.sentinel.Sentinel([(host, port), ...]).master_for("mymaster", password=...)``.
+redis-py resolves the master through the sentinels and reconnects after connection errors,
+but a pooled connection to the *old* master survives a failover, and an old master still
+accepts PUBLISH (answering 0 receivers, since no gateway listens there any more). So when
+such a client's PUBLISH reaches nobody, this module asks the sentinels whether the master
+moved (``SentinelConnectionPool.get_master_address()``, which also drops the stale idle
+connections) and, if it did, publishes once more on the new master.
 """
 
 from __future__ import annotations
@@ -53,7 +62,24 @@ def publish_user_notification(redis, user_id: str, payload: Payload) -> int:
     payload = _check_payload(payload)
     if _is_cluster(redis):
         return _spublish(redis, channel, payload)
-    return int(redis.publish(channel, payload))
+    receivers = int(redis.publish(channel, payload))
+    if receivers == 0 and _sentinel_master_moved(redis):
+        receivers = int(redis.publish(channel, payload))
+    return receivers
+
+
+def _sentinel_master_moved(client) -> bool:
+    """For a ``Sentinel.master_for()`` client: whether the sentinels now name another
+    master than the pool's connections use (the stale idle ones are dropped then)."""
+    try:
+        from redis.sentinel import SentinelConnectionPool
+    except ImportError:
+        return False
+    pool = getattr(client, "connection_pool", None)
+    if not isinstance(pool, SentinelConnectionPool) or not pool.is_master:
+        return False
+    before = pool.master_address
+    return pool.get_master_address() != before
 
 
 def _is_cluster(client) -> bool:

@@ -41,7 +41,8 @@ gateway::gateway(config cfg)
                                 {"access", "loopback clients only"}});
         // The publisher speaks plain redis:// only; /demo/publish answers 501 otherwise.
         // It sends PUBLISH, which no sharded subscriber hears: 501 in cluster mode too.
-        if (!cfg_.redis.tls && cfg_.redis_mode == redis_mode::single)
+        // With Sentinel cfg_.redis has no host (each shard resolves the master): 501.
+        if (!cfg_.redis.tls && cfg_.redis_mode == redis_mode::single && !cfg_.redis_sentinel)
             demo_ = std::make_unique<demo_publisher>(cfg_.redis, cfg_.redis_timeout);
     }
     auto address = net::ip::make_address(cfg_.listen_host);
@@ -149,7 +150,9 @@ int gateway::run() {
     log::info("listening", {{"address", cfg_.listen_host},
                             {"port", static_cast<long long>(port_)},
                             {"shards", static_cast<long long>(shards_.size())},
-                            {"redis", redis::redacted_url(cfg_.redis)}});
+                            {"redis", cfg_.redis_sentinel
+                                          ? redis::redacted_url(*cfg_.redis_sentinel)
+                                          : redis::redacted_url(cfg_.redis)}});
 
     auto force_stop = [&] {
         for (auto& s : shards_) s->context().stop();

@@ -19,6 +19,7 @@ redis::subscriber_options subscriber_options_for(const config& cfg, std::size_t 
     o.ping_interval = cfg.redis_ping_interval;
     o.backoff_max = cfg.redis_backoff_max;
     o.client_name = "wsgate-shard-" + std::to_string(index);
+    o.sentinel = cfg.redis_sentinel;  // each shard resolves the master and watches failovers
     return o;
 }
 

@@ -249,7 +249,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     opt("--listen", listen, "HOST:PORT to accept WebSocket and HTTP connections on")
         ->capture_default_str();
     opt("--redis-url", redis_url,
-        "redis[s]://[user:password@]host:port[/db]; cluster mode: seed nodes, comma-separated")
+        "redis[s]://[user:password@]host:port[/db]; cluster mode: seed nodes, comma-separated; "
+        "redis+sentinel://host:port[,host:port...]/mastername[/db]: Sentinel mode")
         ->capture_default_str();
     opt("--redis-mode", redis_mode,
         "single (SUBSCRIBE on one Redis) or cluster (SSUBSCRIBE on each slot's master)")
@@ -366,22 +367,40 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
             cfg.redis_mode = wsgate::redis_mode::cluster;
         else
             throw bad_setting("--redis-mode", "'" + redis_mode + "' is not single or cluster");
-        if (cfg.redis_mode == wsgate::redis_mode::single &&
-            redis_url.find(',') != std::string::npos)
+        if (redis::is_sentinel_url(redis_url)) {
+            // Redis Sentinel: the scheme is the mode; the master is found at run time.
+            if (cfg.redis_mode != wsgate::redis_mode::single)
+                throw bad_setting("--redis-mode",
+                                  "a redis+sentinel:// --redis-url implies Sentinel mode; "
+                                  "leave --redis-mode at single");
+            auto sentinel = redis::parse_sentinel_url(redis_url);
+            if (!sentinel)
+                throw bad_setting("--redis-url",
+                                  "not redis+sentinel://[user:password@]host:port[,host:port"
+                                  "...]/mastername[/db]");
+            cfg.redis = sentinel->master;
+            cfg.redis_seeds = {cfg.redis};
+            cfg.redis_sentinel = std::move(*sentinel);
+            cfg.redis_tls = check_redis_tls(redis_tls, false);
+        } else if (cfg.redis_mode == wsgate::redis_mode::single &&
+                   redis_url.find(',') != std::string::npos) {
             throw bad_setting("--redis-url", "a list of URLs needs --redis-mode cluster");
-        auto endpoints = redis::parse_redis_url_list(redis_url);
-        if (!endpoints)
-            throw bad_setting("--redis-url",
-                              cfg.redis_mode == wsgate::redis_mode::cluster
-                                  ? "not a comma-separated list of redis[s]://"
-                                    "[user:password@]host:port with one scheme and one set "
-                                    "of credentials"
-                                  : "not redis://[user:password@]host:port[/db]");
-        if (cfg.redis_mode == wsgate::redis_mode::cluster && endpoints->front().db != 0)
-            throw bad_setting("--redis-url", "Redis Cluster has only db 0");
-        cfg.redis_seeds = *endpoints;
-        cfg.redis = endpoints->front();
-        cfg.redis_tls = check_redis_tls(redis_tls, cfg.redis.tls);
+        }
+        if (!cfg.redis_sentinel) {
+            auto endpoints = redis::parse_redis_url_list(redis_url);
+            if (!endpoints)
+                throw bad_setting("--redis-url",
+                                  cfg.redis_mode == wsgate::redis_mode::cluster
+                                      ? "not a comma-separated list of redis[s]://"
+                                        "[user:password@]host:port with one scheme and one set "
+                                        "of credentials"
+                                      : "not redis://[user:password@]host:port[/db]");
+            if (cfg.redis_mode == wsgate::redis_mode::cluster && endpoints->front().db != 0)
+                throw bad_setting("--redis-url", "Redis Cluster has only db 0");
+            cfg.redis_seeds = *endpoints;
+            cfg.redis = endpoints->front();
+            cfg.redis_tls = check_redis_tls(redis_tls, cfg.redis.tls);
+        }
 
         if (!jwt_secret.empty() && !jwt_secret_file.empty())
             throw bad_setting("--jwt-secret-file", "give either --jwt-secret or --jwt-secret-file");

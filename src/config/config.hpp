@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,10 @@ struct config {
     /// Every URL of --redis-url (the cluster's seed nodes); `redis` is the first. One entry
     /// in single mode.
     std::vector<redis::redis_endpoint> redis_seeds;
+    /// A redis+sentinel:// --redis-url (implied Sentinel mode; --redis-mode stays single):
+    /// the sentinels and master name. `redis` then holds only the master's credentials and
+    /// db, with an empty host: each shard resolves the master itself.
+    std::optional<redis::sentinel_url> redis_sentinel;
     /// Cluster mode: how often each shard re-reads the slot map even when nothing hinted at
     /// a change (MOVED, a pushed sunsubscribe and a lost node link trigger a refresh at once).
     std::chrono::milliseconds redis_cluster_refresh_interval{30'000};

@@ -273,6 +273,16 @@ std::string metrics_registry::render() const {
         "wsgate_redis_cluster_node_links_ready",
         "Cluster master links connected with every channel confirmed, summed over shards.",
         [](auto& s) -> auto& { return s.redis_cluster_nodes_ready; });
+    // Redis Sentinel (zero without a redis+sentinel:// URL). Bounded labels, no addresses.
+    labelled(
+        "wsgate_redis_sentinel_resolutions_total",
+        "Master look-ups through the sentinels, by result.", "result",
+        shard_metrics::sentinel_resolution_results,
+        [](auto& s) -> auto& { return s.redis_sentinel_resolutions_total; });
+    counter(
+        "wsgate_redis_sentinel_switches_total",
+        "+switch-master events for the monitored master seen by the shards.",
+        [](auto& s) -> auto& { return s.redis_sentinel_switches_total; });
     out.push_back(scalar("wsgate_shards", "Event-loop shards (threads).", MetricType::Gauge,
                          static_cast<double>(shards_.size())));
     render_jwt_reloads(process_, out);

@@ -82,6 +82,15 @@ struct shard_metrics {
     gauge redis_cluster_nodes_ready{0};             // of which connected and resubscribed
     // --- end of Redis Cluster --------------------------------------------------------------
 
+    // --- Redis Sentinel (a redis+sentinel:// --redis-url; written by the subscriber) -------
+    /// Label values of wsgate_redis_sentinel_resolutions_total{result}: a sentinel named a
+    /// node that ROLE confirmed as master; no sentinel named one; the named node was not a
+    /// master (a stale answer during a failover).
+    static constexpr std::array<const char*, 3> sentinel_resolution_results{"ok", "no_master",
+                                                                            "not_master"};
+    std::array<counter, sentinel_resolution_results.size()> redis_sentinel_resolutions_total{};
+    counter redis_sentinel_switches_total{0};  // +switch-master events seen for our master
+
     // --- Redis link liveness (written by the subscriber) -----------------------------------
     // Rendered per shard (label `shard`) where a sum would hide the one stuck link.
 

@@ -9,6 +9,7 @@
 #include <cassert>
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <ctime>
 #include <stdexcept>
 #include <unordered_map>
@@ -113,6 +114,12 @@ std::optional<publish_mode> parse_publish_mode(std::string_view text) {
     return std::nullopt;
 }
 
+struct publisher::sentinel_state {
+    redis::sentinel_url url;
+    context_ptr conn;       // to sentinels[index], kept between look-ups
+    std::size_t index = 0;  // the sentinel that answered last, asked first
+};
+
 struct publisher::cluster_state {
     std::vector<redis::redis_endpoint> seeds;
     std::optional<redis::cluster_topology> topology;
@@ -124,8 +131,13 @@ void publisher::context_deleter::operator()(redisContext* c) const noexcept { re
 publisher::publisher(std::string_view redis_url, std::chrono::milliseconds timeout,
                      publish_mode mode)
     : timeout_(timeout) {
-    if (mode == publish_mode::single) {
+    if (redis::is_sentinel_url(redis_url) && mode == publish_mode::cluster)
+        throw std::runtime_error(
+            "a redis+sentinel:// URL selects Sentinel mode; it cannot be used in cluster mode");
+    if (mode != publish_mode::cluster) {
         *this = publisher(redis_url, timeout);
+        if (mode == publish_mode::sentinel && !sentinel_)
+            throw std::runtime_error("Sentinel mode needs a redis+sentinel:// URL");
         return;
     }
     auto seeds = redis::parse_redis_url_list(redis_url);
@@ -145,6 +157,20 @@ publisher::publisher(std::string_view redis_url, std::chrono::milliseconds timeo
 
 publisher::publisher(std::string_view redis_url, std::chrono::milliseconds timeout)
     : timeout_(timeout) {
+    if (redis::is_sentinel_url(redis_url)) {
+        auto parsed = redis::parse_sentinel_url(redis_url);
+        if (!parsed)
+            throw std::runtime_error(
+                "invalid Redis Sentinel URL (expected "
+                "redis+sentinel://[[user]:password@]host:port[,host:port...]/mastername[/db])");
+        sentinel_ = std::make_unique<sentinel_state>();
+        sentinel_->url = std::move(*parsed);
+        endpoint_ = sentinel_->url.master;  // host and port come from the sentinels
+        server_ = redis::redacted_url(sentinel_->url);
+        if (timeout_ <= std::chrono::milliseconds::zero())
+            throw std::runtime_error("publisher timeout must be positive");
+        return;
+    }
     if (redis_url.find(',') != std::string_view::npos)
         throw std::runtime_error("a list of Redis URLs needs cluster mode");
     auto parsed = redis::parse_redis_url(redis_url);
@@ -202,6 +228,7 @@ long long publisher::publish_user_notification(std::string_view user_id, std::st
     if (user_id.empty()) throw std::invalid_argument("empty user id");
     const std::string channel = channel_for_user(user_id);
     if (cluster_) return publish_cluster(channel, payload);
+    if (sentinel_) return publish_sentinel(channel, payload);
 
     for (int attempt = 0;; ++attempt) {
         const bool reused = context_ != nullptr;
@@ -355,6 +382,139 @@ long long publisher::publish_cluster(const std::string& channel, std::string_vie
             }
         }
         throw std::runtime_error("SPUBLISH failed on " + where + ": " + text);
+    }
+}
+
+// --- Redis Sentinel ----------------------------------------------------------------------
+
+namespace {
+
+// ROLE's first element is "master" on a master; a replica (a demoted master among them)
+// says "slave". Anything else (an I/O error, NOPERM) counts as not a master.
+bool is_master(redisContext* c) {
+    int err = 0;
+    reply_ptr r = run_command(c, {"ROLE"}, err);
+    return r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+           r->element[0]->type == REDIS_REPLY_STRING &&
+           std::string_view(r->element[0]->str, r->element[0]->len) == "master";
+}
+
+}  // namespace
+
+std::optional<std::pair<std::string, std::uint16_t>> publisher::ask_sentinels(std::string& why) {
+    auto& st = *sentinel_;
+    const auto& sn = st.url;
+    const timeval tv = to_timeval(timeout_);
+    why = "no sentinel answered";
+    bool fresh = false;  // whether the connection used below was opened by this call
+    const std::size_t start = st.index;
+    for (std::size_t k = 0; k < sn.sentinels.size(); ++k) {
+        const std::size_t i = (start + k) % sn.sentinels.size();
+        const auto& s = sn.sentinels[i];
+        const std::string where = s.host + ":" + std::to_string(s.port);
+        if (!st.conn || i != st.index) {
+            fresh = true;
+            st.conn.reset(redisConnectWithTimeout(s.host.c_str(), s.port, tv));
+            if (!st.conn || st.conn->err) {
+                why = "sentinel " + where + ": " + (st.conn ? st.conn->errstr : "out of memory");
+                st.conn.reset();
+                continue;
+            }
+            redisSetTimeout(st.conn.get(), tv);
+            st.index = i;
+        }
+        const bool kept = k == 0 && !fresh;
+        fresh = true;
+        int err = 0;
+        reply_ptr r = run_command(st.conn.get(),
+                                  {"SENTINEL", "get-master-addr-by-name", sn.master_name}, err);
+        if (!r) {
+            why = "sentinel " + where + ": " + io_error_text(*st.conn, err, timeout_);
+            const bool broken = is_broken_connection(*st.conn, err);
+            st.conn.reset();
+            // A kept connection the sentinel closed meanwhile: ask the same one afresh
+            // (k wraps to the same index on ++k).
+            if (kept && broken) --k;
+            continue;
+        }
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+            r->element[0]->type == REDIS_REPLY_STRING &&
+            r->element[1]->type == REDIS_REPLY_STRING) {
+            const std::string port(r->element[1]->str, r->element[1]->len);
+            char* end = nullptr;
+            const long p = std::strtol(port.c_str(), &end, 10);
+            if (end != port.c_str() && *end == '\0' && p > 0 && p <= 65535)
+                return std::pair{std::string(r->element[0]->str, r->element[0]->len),
+                                 static_cast<std::uint16_t>(p)};
+        }
+        why = r->type == REDIS_REPLY_NIL
+                  ? "no sentinel monitors a master named '" + sn.master_name + "'"
+                  : "sentinel " + where + ": " + error_reply_text(*r);
+    }
+    return std::nullopt;
+}
+
+void publisher::connect_sentinel() {
+    std::string why;
+    auto master = ask_sentinels(why);
+    if (!master)
+        throw std::runtime_error("cannot find the Redis master through the sentinels (" + server_ +
+                                 "): " + why);
+    endpoint_.host = master->first;
+    endpoint_.port = master->second;
+    context_ = open(endpoint_);
+    if (!is_master(context_.get())) {
+        context_.reset();
+        throw std::runtime_error("the node the sentinels name for '" + sentinel_->url.master_name +
+                                 "' (" + redis::redacted_url(endpoint_) +
+                                 ") is not a master (a failover in progress?)");
+    }
+}
+
+long long publisher::publish_sentinel(const std::string& channel, std::string_view payload) {
+    for (int attempt = 0;; ++attempt) {
+        const bool last = attempt > 0;
+        if (!context_) {
+            try {
+                connect_sentinel();
+            } catch (const std::runtime_error&) {
+                if (last) throw;
+                continue;  // the master may have just moved: look it up once more
+            }
+        }
+        const std::string where = redis::redacted_url(endpoint_);
+        int err = 0;
+        reply_ptr r = run_command(context_.get(), {"PUBLISH", channel, payload}, err);
+        if (!r) {
+            const bool retry = !last && is_broken_connection(*context_, err);
+            const std::string why = io_error_text(*context_, err, timeout_);
+            context_.reset();
+            if (retry) continue;
+            throw std::runtime_error("PUBLISH failed on " + where + ": " + why);
+        }
+        if (r->type == REDIS_REPLY_INTEGER) {
+            // 0 receivers is the usual answer for a user who is offline, but also what an
+            // old master answers during and after a failover (it accepts PUBLISH, and no
+            // gateway listens there any more): only then ask the sentinels whether the
+            // master moved, so a delivered message costs nothing extra.
+            if (r->integer == 0 && !last) {
+                std::string why;
+                auto now = ask_sentinels(why);
+                if (now && (now->first != endpoint_.host || now->second != endpoint_.port)) {
+                    context_.reset();
+                    continue;
+                }
+            }
+            return r->integer;
+        }
+        const std::string text = error_reply_text(*r);
+        const bool moved_on = text.starts_with("READONLY") || text.starts_with("UNBLOCKED") ||
+                              text.starts_with("LOADING") || text.starts_with("MASTERDOWN");
+        if (moved_on && !last) {
+            context_.reset();
+            continue;
+        }
+        throw std::runtime_error("PUBLISH failed on " + where + ": " + text);
     }
 }
 

@@ -133,4 +133,86 @@ std::string redacted_url(const redis_endpoint& endpoint) {
     return out;
 }
 
+namespace {
+constexpr std::string_view sentinel_scheme = "redis+sentinel://";
+}  // namespace
+
+bool is_sentinel_url(std::string_view url) {
+    return url.size() >= sentinel_scheme.size() &&
+           iequals(url.substr(0, sentinel_scheme.size()), sentinel_scheme);
+}
+
+result<sentinel_url> parse_sentinel_url(std::string_view url) {
+    const auto invalid = make_error_code(errc::invalid_url);
+    if (!is_sentinel_url(url)) return invalid;
+    std::string_view rest = url.substr(sentinel_scheme.size());
+    const auto slash = rest.find('/');
+    if (slash == std::string_view::npos) return invalid;  // the master name is required
+    std::string_view authority = rest.substr(0, slash);
+    std::string_view path = rest.substr(slash + 1);
+
+    sentinel_url out;
+    // Userinfo: everything up to the last '@' of the authority (a password may hold '@'
+    // only percent-encoded, but be lenient like the RFC 3986 parser is about the split).
+    std::string_view hosts = authority;
+    if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
+        // Reuse the single-URL parser for the percent-decoding and the ':' rule.
+        auto creds = parse_redis_url("redis://" + std::string(authority.substr(0, at + 1)) + "x");
+        if (!creds) return invalid;
+        out.master.username = creds->username;
+        out.master.password = creds->password;
+        hosts = authority.substr(at + 1);
+    }
+    for (;;) {
+        const auto comma = hosts.find(',');
+        const auto entry = hosts.substr(0, comma);
+        if (entry.empty() || entry.find('@') != std::string_view::npos) return invalid;
+        auto ep = parse_redis_url("redis://" + std::string(entry));
+        if (!ep) return invalid;
+        redis_endpoint s;
+        s.host = ep->host;
+        // An empty or absent port is Sentinel's default, not Redis's.
+        const auto port_colon = entry.front() == '['
+                                    ? entry.find("]:") + (entry.find("]:") == entry.npos ? 0 : 1)
+                                    : entry.find(':');
+        const bool has_port = port_colon != std::string_view::npos && port_colon + 1 < entry.size();
+        s.port = has_port ? ep->port : 26379;
+        out.sentinels.push_back(std::move(s));
+        if (comma == std::string_view::npos) break;
+        hosts.remove_prefix(comma + 1);
+    }
+
+    // Path: mastername[/db].
+    const auto db_slash = path.find('/');
+    const std::string_view name = path.substr(0, db_slash);
+    if (name.empty() || std::ranges::any_of(name, [](unsigned char c) {
+            return c <= ' ' || c == 0x7f || c == '%' || c == '?' || c == '#';
+        }))
+        return invalid;
+    out.master_name = name;
+    if (db_slash != std::string_view::npos) {
+        const auto db = path.substr(db_slash + 1);
+        if (!parse_in_range<int>(db, 0, std::numeric_limits<int>::max(), out.master.db))
+            return invalid;
+    }
+    return out;
+}
+
+std::string redacted_url(const sentinel_url& url) {
+    std::string out(sentinel_scheme);
+    for (std::size_t i = 0; i < url.sentinels.size(); ++i) {
+        const auto& s = url.sentinels[i];
+        if (i) out += ',';
+        const bool ipv6 = s.host.find(':') != std::string::npos;
+        out += ipv6 ? "[" + s.host + "]" : s.host;
+        out += ':';
+        out += std::to_string(s.port);
+    }
+    out += '/';
+    out += url.master_name;
+    out += '/';
+    out += std::to_string(url.master.db);
+    return out;
+}
+
 }  // namespace wsgate::redis

@@ -43,4 +43,28 @@ result<std::vector<redis_endpoint>> parse_redis_url_list(std::string_view list);
 /// "redis://host:port/db" (or rediss://) with the credentials removed, safe for logs.
 std::string redacted_url(const redis_endpoint& endpoint);
 
+/// A Redis deployment watched by Sentinel:
+/// redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/mastername[/db].
+/// The hosts are sentinels (port 26379 when omitted); the credentials and db are the
+/// master's (the data node's), because those are what every client must hold anyway.
+/// Sentinels are asked without AUTH.
+struct sentinel_url {
+    std::vector<redis_endpoint> sentinels;  // host and port only
+    std::string master_name;                // as configured in `sentinel monitor`
+    redis_endpoint master;                  // credentials and db; host and port are resolved
+};
+
+/// True when `url` starts with the redis+sentinel:// scheme (case-insensitive), so the
+/// caller knows which parser's error to report.
+bool is_sentinel_url(std::string_view url);
+
+/// Parses the form above. Fails with errc::invalid_url on another scheme (TLS to
+/// sentinels, rediss+sentinel://, is not supported), an empty host list or entry, a bad
+/// port, a missing or empty master name, a master name with '%', '?', '#' or a control
+/// character, a db that is not a non-negative int, or a userinfo without ':'.
+result<sentinel_url> parse_sentinel_url(std::string_view url);
+
+/// "redis+sentinel://h1:p1,h2:p2/mastername/db", without credentials, for logs.
+std::string redacted_url(const sentinel_url& url);
+
 }  // namespace wsgate::redis

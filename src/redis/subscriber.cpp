@@ -31,6 +31,7 @@
 
 #include "redis/pubsub_event.hpp"
 #include "redis/resp_writer.hpp"
+#include "redis/sentinel_query.hpp"
 #include "redis/tls_context.hpp"
 #include "util/log.hpp"
 
@@ -80,7 +81,9 @@ subscriber::subscriber(asio::any_io_executor ex, subscriber_options opts, subscr
       socket_(ex),
       write_signal_(ex),
       backoff_timer_(ex),
-      rng_(std::random_device{}()) {
+      rng_(std::random_device{}()),
+      sentinel_deadline_(ex),
+      sentinel_socket_(ex) {
     if (opts_.endpoint.tls) tls_.reset(new tls_link{make_tls_context(opts_.tls), std::nullopt});
 }
 
@@ -101,6 +104,8 @@ void subscriber::stop() {
     socket_.close(ignored);
     write_signal_.cancel();
     backoff_timer_.cancel();
+    sentinel_deadline_.cancel();
+    sentinel_socket_.close(ignored);
     set_ready(false);
 }
 
@@ -306,6 +311,7 @@ void subscriber::link_down() {
     set_ready(false);
     error_code ignored;
     socket_.close(ignored);
+    sentinel_socket_.close(ignored);
     if (tls_) tls_->stream.reset();  // an SSL stream is single-use; each connection gets one
     probe_outstanding_ = false;
     out_.clear();
@@ -345,6 +351,13 @@ asio::awaitable<void> subscriber::loop() {
         bool was_stable = ready_ && clock::now() - ready_since_ >= opts_.backoff_max;
         link_down();
         if (stopped_) break;
+        if (master_switched_) {
+            // Sentinel announced a failover: look the master up again right away (the
+            // sentinels already name the new one), without counting a failure.
+            master_switched_ = false;
+            failures_ = 0;
+            continue;
+        }
         failures_ = was_stable ? 0 : failures_ + 1;
         auto delay = next_backoff();
         // Warn once per state change; the retries of one outage go to debug.
@@ -366,6 +379,10 @@ asio::awaitable<void> subscriber::loop() {
 asio::awaitable<error_code> subscriber::connect_and_serve() {
     asio::ip::tcp::resolver resolver(ex_);
     asio::steady_timer deadline(ex_);
+    if (opts_.sentinel) {
+        if (auto ec = co_await resolve_master()) co_return ec;
+        if (stopped_) co_return asio::error::operation_aborted;
+    }
 
     auto resolve = [&]() -> asio::awaitable<error_code> {
         auto [ec, results] = co_await resolver.async_resolve(
@@ -418,6 +435,10 @@ asio::awaitable<error_code> subscriber::connect_and_serve() {
     log::info("redis_connected", {{"url", redacted_url(opts_.endpoint)},
                                   {"channels", static_cast<long long>(resubscribe_pending_)}});
 
+    if (opts_.sentinel) {
+        auto result = co_await (read_loop() || write_loop() || watchdog() || switch_watch());
+        co_return std::visit([](auto ec) { return ec; }, result);
+    }
     auto result = co_await (read_loop() || write_loop() || watchdog());
     co_return std::visit([](auto ec) { return ec; }, result);
 }
@@ -462,6 +483,14 @@ asio::awaitable<error_code> subscriber::handshake() {
     }
     append_command(out, {"CLIENT", "SETNAME", opts_.client_name});
     ++expected;
+    // Sentinel: the node named may have been demoted since (a stale answer during a
+    // failover); subscribing on a replica would look healthy and miss whatever is published
+    // on the real master, so ROLE must say "master". Its answer comes last.
+    const bool check_role = opts_.sentinel.has_value();
+    if (check_role) {
+        append_command(out, {"ROLE"});
+        ++expected;
+    }
 
     std::tuple<error_code, std::size_t> wr;
     if (tls_)
@@ -485,6 +514,23 @@ asio::awaitable<error_code> subscriber::handshake() {
             auto r = reader_->next();
             if (!r) co_return r.error();
             if (!*r) break;
+            if (check_role && expected == 1) {
+                const redisReply& role = **r;
+                const bool master =
+                    role.type == REDIS_REPLY_ARRAY && role.elements > 0 &&
+                    role.element[0]->type == REDIS_REPLY_STRING &&
+                    std::string_view(role.element[0]->str, role.element[0]->len) == "master";
+                if (!master) {
+                    // Ask another sentinel first next time: this one may lag behind.
+                    ++sentinel_index_;
+                    shard_metrics::inc(metrics_.redis_sentinel_resolutions_total[2]);
+                    log::info("redis_sentinel_not_master", {{"url", redacted_url(opts_.endpoint)}});
+                    co_return make_error_code(errc::redis_unexpected_reply);
+                }
+                shard_metrics::inc(metrics_.redis_sentinel_resolutions_total[0]);
+                expected = 0;
+                break;
+            }
             auto ev = classify(**r);
             if (!ev) co_return ev.error();
             if (auto* e = std::get_if<error_event>(&*ev)) {
@@ -583,6 +629,122 @@ asio::awaitable<error_code> subscriber::watchdog() {
             probe_sent_ = now;
             probe_outstanding_ = true;
             notify_writer();
+        }
+    }
+}
+
+// --- Redis Sentinel ----------------------------------------------------------------------
+
+asio::awaitable<error_code> subscriber::resolve_master() {
+    const auto& sn = *opts_.sentinel;
+    const std::size_t n = sn.sentinels.size();
+    std::string why = "no sentinel";
+    for (std::size_t k = 0; k < n && !stopped_; ++k) {
+        const std::size_t i = (sentinel_index_ + k) % n;
+        auto r = co_await query_master_address(ex_, sn.sentinels[i], sn.master_name, opts_.timeout,
+                                               sentinel_deadline_);
+        if (r) {
+            sentinel_index_ = i;
+            opts_.endpoint.host = r->host;
+            opts_.endpoint.port = r->port;
+            co_return error_code{};
+        }
+        why = r.error() == make_error_code(errc::redis_error_reply)
+                  ? "the sentinel knows no master of that name"
+                  : r.error().message();
+    }
+    if (stopped_) co_return asio::error::operation_aborted;
+    shard_metrics::inc(metrics_.redis_sentinel_resolutions_total[1]);
+    // A wrong master name or unreachable sentinels: reported once per outage, like the link.
+    if (!down_reported_)
+        log::error("redis_sentinel_no_master",
+                   {{"master", sn.master_name}, {"url", redacted_url(sn)}, {"error", why}});
+    co_return make_error_code(errc::redis_error_reply);
+}
+
+asio::awaitable<error_code> subscriber::switch_watch() {
+    // A cancelled wait returns an error here instead of throwing, so the loop below can
+    // look at the cancellation state and leave.
+    co_await asio::this_coro::throw_if_cancelled(false);
+    const auto& sn = *opts_.sentinel;
+    asio::steady_timer pause(ex_);
+    for (std::size_t k = 0;; ++k) {
+        const auto& s = sn.sentinels[(sentinel_index_ + k) % sn.sentinels.size()];
+        auto ec = co_await watch_one(s);
+        auto cs = co_await asio::this_coro::cancellation_state;
+        if (master_switched_ || stopped_ || cs.cancelled() != asio::cancellation_type::none)
+            co_return ec ? ec : asio::error::operation_aborted;
+        // The data link is unaffected: watch through the next sentinel after a pause.
+        log::debug("redis_sentinel_watch_lost", {{"reason", ec.message()}});
+        pause.expires_after(
+            std::min<std::chrono::milliseconds>(opts_.backoff_max, std::chrono::seconds(1)));
+        co_await pause.async_wait(use_tuple);
+        cs = co_await asio::this_coro::cancellation_state;
+        if (stopped_ || cs.cancelled() != asio::cancellation_type::none)
+            co_return asio::error::operation_aborted;
+    }
+}
+
+asio::awaitable<error_code> subscriber::watch_one(const redis_endpoint& sentinel) {
+    const auto& sn = *opts_.sentinel;
+    error_code ignored;
+    sentinel_socket_.close(ignored);
+    sentinel_socket_ = asio::ip::tcp::socket(ex_);
+    asio::steady_timer deadline(ex_);
+    auto open = [&]() -> asio::awaitable<error_code> {
+        asio::ip::tcp::resolver resolver(ex_);
+        auto [rec, results] = co_await resolver.async_resolve(
+            sentinel.host, std::to_string(sentinel.port), use_tuple);
+        if (rec) co_return rec;
+        auto [cec, peer] = co_await asio::async_connect(sentinel_socket_, results, use_tuple);
+        if (cec) co_return cec;
+        std::string cmd;
+        append_command(cmd, {"SUBSCRIBE", "+switch-master"});
+        auto [wec, wn] = co_await asio::async_write(sentinel_socket_, asio::buffer(cmd), use_tuple);
+        co_return wec;
+    };
+    if (auto ec = first_error(co_await (open() || sleep_then_timeout(deadline, opts_.timeout))))
+        co_return ec;
+
+    auto switched = [&](const master_address& to, const char* how) {
+        master_switched_ = true;
+        shard_metrics::inc(metrics_.redis_sentinel_switches_total);
+        log::info("redis_sentinel_switch_master", {{"master", sn.master_name},
+                                                   {"from", redacted_url(opts_.endpoint)},
+                                                   {"to", to.host + ":" + std::to_string(to.port)},
+                                                   {"seen", how}});
+        return make_error_code(errc::redis_unexpected_reply);
+    };
+    resp_reader reader;
+    std::vector<char> buf(4096);
+    bool confirmed = false;
+    for (;;) {
+        auto [ec, n] = co_await sentinel_socket_.async_read_some(asio::buffer(buf), use_tuple);
+        if (ec) co_return ec;
+        reader.feed(buf.data(), n);
+        for (;;) {
+            auto r = reader.next();
+            if (!r) co_return r.error();
+            if (!*r) break;
+            auto ev = classify(**r);
+            if (!ev) co_return ev.error();
+            if (std::holds_alternative<subscribe_event>(*ev) && !confirmed) {
+                confirmed = true;
+                // A failover may have finished between the look-up and this subscription,
+                // and its +switch-master is gone: ask once more now that none can be missed.
+                asio::steady_timer qt(ex_);
+                auto now =
+                    co_await query_master_address(ex_, sentinel, sn.master_name, opts_.timeout, qt);
+                auto cs = co_await asio::this_coro::cancellation_state;
+                if (cs.cancelled() != asio::cancellation_type::none)
+                    co_return asio::error::operation_aborted;
+                if (now && (now->host != opts_.endpoint.host || now->port != opts_.endpoint.port))
+                    co_return switched(*now, "query");
+            } else if (auto* m = std::get_if<message_event>(&*ev)) {
+                if (m->channel != "+switch-master") continue;
+                if (auto to = parse_switch_master(m->payload, sn.master_name))
+                    co_return switched(*to, "event");
+            }
         }
     }
 }

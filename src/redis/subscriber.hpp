@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -84,6 +85,13 @@ struct subscriber_options {
     /// Whether ready() is written to the shard's wsgate_redis_up gauge. The cluster
     /// subscriber runs one subscriber per node and reports readiness for all of them.
     bool report_up = true;
+    /// Redis Sentinel (a redis+sentinel:// URL): before each connect the master is looked
+    /// up with SENTINEL get-master-addr-by-name, asking the sentinels in turn (`timeout`
+    /// each), and ROLE must confirm it is a master before anything is subscribed. While
+    /// connected, a second connection to one sentinel listens for +switch-master and
+    /// rebuilds the link on a failover of this master. `endpoint` then supplies only the
+    /// credentials and db; its host and port are the resolved master's.
+    std::optional<sentinel_url> sentinel;
 };
 
 /// One shard's Redis subscriber connection.
@@ -111,7 +119,8 @@ public:
     bool ready() const noexcept { return ready_; }
     /// Channels in the desired set.
     std::size_t desired_count() const noexcept { return desired_; }
-    /// The server endpoint this subscriber connects to.
+    /// The server endpoint this subscriber connects to (with Sentinel, the master last
+    /// resolved; empty host before the first resolution).
     const redis_endpoint& endpoint() const noexcept { return opts_.endpoint; }
 
 private:
@@ -137,6 +146,10 @@ private:
     boost::asio::awaitable<boost::system::error_code> read_loop();
     boost::asio::awaitable<boost::system::error_code> write_loop();
     boost::asio::awaitable<boost::system::error_code> watchdog();
+    // Sentinel mode only.
+    boost::asio::awaitable<boost::system::error_code> resolve_master();
+    boost::asio::awaitable<boost::system::error_code> switch_watch();
+    boost::asio::awaitable<boost::system::error_code> watch_one(const redis_endpoint& sentinel);
 
     boost::system::error_code handle_reply(const redisReply& reply);
     bool take_sent(std::string_view channel, bool subscribe);
@@ -192,6 +205,12 @@ private:
     std::chrono::steady_clock::time_point probe_sent_{};  // the last PING's (or connect's) time
     bool probe_outstanding_ = false;                      // a PING awaits its answer
     std::minstd_rand rng_;
+    // Sentinel mode: the sentinel that answered last is asked first; the query deadline and
+    // the watcher's socket are members so that stop() can cut both short.
+    std::size_t sentinel_index_ = 0;
+    boost::asio::steady_timer sentinel_deadline_;
+    boost::asio::ip::tcp::socket sentinel_socket_;
+    bool master_switched_ = false;  // the watcher ended the link: reconnect without backoff
 };
 
 }  // namespace wsgate::redis
