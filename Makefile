@@ -14,6 +14,8 @@
 #   make bench  a Release build in build-bench, the peers (bench/peers/install.sh), then the
 #               benchmark matrix (wsgate, Node ws, Python FastAPI; c100k) into
 #               bench/results/DATE.md; ≤ 15 minutes; sizes by environment (bench/bench.sh)
+#   make bench-cluster  the same build, then wsgate on a 3-master Redis Cluster against one
+#               Redis into bench/results/DATE-cluster.md; ≤ 5 minutes (bench/cluster.sh)
 BUILD ?= build
 JOBS  ?= $(shell nproc)
 PREFIX ?= /usr/local
@@ -69,6 +71,12 @@ test-package: package
 # records the load average).
 bench: deps
 	@BUILD=$(BENCH_BUILD) bench/bench.sh
+
+# wsgate on a 3-master Redis Cluster against one Redis, side by side, into
+# bench/results/DATE-cluster.md; ≤ 5 minutes; sizes by environment (bench/cluster.sh).
+.PHONY: bench-cluster
+bench-cluster: deps
+	@BUILD=$(BENCH_BUILD) bench/cluster.sh
 
 clean:
 	rm -rf $(BUILD)

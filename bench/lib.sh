@@ -70,10 +70,64 @@ start_redis() {
   REDIS_URL=redis://127.0.0.1:$REDIS_PORT
 }
 
+# start_redis_cluster CPU COUNT [redis-server flags...]: a Redis Cluster of COUNT masters (no
+# replicas) on free loopback ports, every node pinned to CPU, no persistence, each with an
+# explicit --cluster-port (the default bus port, port + 10000, may be taken), created with
+# `redis-cli --cluster create ... --cluster-replicas 0 --cluster-yes` and ready once every node
+# reports cluster_state:ok. Node files and logs go to WORK/cluster-PORT.*. Sets CLUSTER_PIDS and
+# CLUSTER_PORTS (arrays), CLUSTER_URL (the seed list redis://127.0.0.1:P1,...: wsgate's and
+# wsgate-load's --redis-url for --redis-mode cluster) and CLUSTER_CMD (one node's command).
+start_redis_cluster() {
+  local cpu=$1 count=$2 i port bus pid ok create=()
+  shift 2
+  CLUSTER_PIDS=()
+  CLUSTER_PORTS=()
+  CLUSTER_URL=""
+  for ((i = 0; i < count; i++)); do
+    port=$(free_port)
+    bus=$(free_port)
+    taskset -c "$cpu" redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
+      --loglevel warning --logfile "$WORK/cluster-$port.log" --cluster-enabled yes \
+      --cluster-port "$bus" --cluster-config-file "$WORK/cluster-$port.nodes.conf" \
+      --dir "$WORK" "$@" &
+    pid=$!
+    LIB_PIDS+=("$pid")
+    CLUSTER_PIDS+=("$pid")
+    CLUSTER_PORTS+=("$port")
+    CLUSTER_URL+="${CLUSTER_URL:+,}redis://127.0.0.1:$port"
+    create+=("127.0.0.1:$port")
+    ((i == 0)) && CLUSTER_CMD="taskset -c $cpu redis-server --port $port --bind 127.0.0.1 --save \"\" --appendonly no --loglevel warning --cluster-enabled yes --cluster-port $bus --cluster-config-file \$WORK/cluster-$port.nodes.conf --dir \$WORK $*"
+  done
+  for port in "${CLUSTER_PORTS[@]}"; do
+    for _ in $(seq 50); do
+      redis-cli -p "$port" ping >/dev/null 2>&1 && break
+      sleep 0.1
+    done
+    redis-cli -p "$port" ping >/dev/null 2>&1 || { echo "cluster node $port did not start:" >&2; cat "$WORK/cluster-$port.log" >&2; return 1; }
+  done
+  if ! timeout 30 redis-cli --cluster create "${create[@]}" --cluster-replicas 0 --cluster-yes \
+       >"$WORK/cluster-create.log" 2>&1; then
+    echo "redis-cli --cluster create failed:" >&2
+    cat "$WORK/cluster-create.log" >&2
+    return 1
+  fi
+  for _ in $(seq 200); do
+    ok=1
+    for port in "${CLUSTER_PORTS[@]}"; do
+      redis-cli -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || { ok=0; break; }
+    done
+    ((ok)) && return 0
+    sleep 0.1
+  done
+  echo "the cluster did not reach cluster_state:ok within 20 s" >&2
+  return 1
+}
+
 # start_gateways NAME COUNT CPU THREADS [extra wsgate flags...]: COUNT wsgate processes pinned
 # to CPU, the first on a free port and the others on the same port (the listener sets
 # SO_REUSEPORT, so the kernel spreads connections over them), each ready once its Redis link
-# is up. Uses GATEWAY, REDIS_URL, SECRET and GW_ENV (extra environment, e.g. LD_PRELOAD=...).
+# is up (a log line matching GW_READY, default redis_connected). Uses GATEWAY, REDIS_URL,
+# SECRET and GW_ENV (extra environment, e.g. LD_PRELOAD=...).
 # Logs go to WORK/gateway-NAME-I.log. Sets GW_PIDS (array), GW_PID_LIST (a,b,c), GW_PID (the
 # first), GW_PORT and GW_CMD (the first command, secret elided).
 start_gateways() {
@@ -92,7 +146,7 @@ start_gateways() {
     GW_PIDS+=("$pid")
     local port=""
     for _ in $(seq 100); do
-      if grep -q redis_connected "$log" 2>/dev/null; then
+      if grep -q "${GW_READY:-redis_connected}" "$log" 2>/dev/null; then
         port=$(grep -m1 ' listening ' "$log" | sed -n 's/.* port=\([0-9]*\).*/\1/p')
         break
       fi

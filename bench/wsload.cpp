@@ -17,6 +17,17 @@
 // written in batches, and the integer replies parsed with hiredis's reader; at most
 // --pipeline commands are unanswered at any time.
 //
+// Redis Cluster. With --redis-mode cluster (connect, fanout, latency), --redis-url lists seed
+// nodes as the gateway takes them. The slot map is read once before the workers fork (CLUSTER
+// SHARDS, else CLUSTER SLOTS, parsed by wsgate_redis_proto); each worker keeps one pipelined
+// connection per master and sends `SPUBLISH ws:<user> payload` to the master owning the
+// channel's slot (redis::key_slot). A MOVED answer re-reads the map (at most every 100 ms) and
+// sends the message again to the node it names; ASK counts as a publish error. SPUBLISH's
+// count is the sharded subscribers reached on that master, i.e. the gateway shards holding
+// the user, as PUBLISH's is on one Redis. Redis figures (connected_clients, channels, CPU,
+// output-buffer peak) are summed over the masters. --pipeline bounds the messages in flight
+// over all of a worker's connections.
+//
 // Modes and parameters (defaults in --help):
 //   connect  --users U --conns-per-user C --concurrency K --hold S: connect everything, then
 //            hold for S seconds sampling the gateway's VmRSS (/proc/<pid>/status, summed over
@@ -51,7 +62,8 @@
 // --gateway-pid (a comma-separated list: several gateways sharing a port with SO_REUSEPORT),
 // and its open descriptors are listed per pid, which shows how the kernel spread the
 // connections. `redis_clients_server` = Redis connected_clients while the connections are held,
-// minus the conductor's own INFO connection (the workers' PUBLISH connections open later).
+// minus the conductor's own INFO connection, one per master on a cluster (the workers' PUBLISH
+// connections open later).
 //
 // Limits. This machine caps every process at 20,000 open files, so a worker refuses more
 // than 19,500 connections: 100,000 need --procs 6 or more. Only 127/8 addresses are accepted
@@ -102,6 +114,8 @@
 
 #include "auth/token_minter.hpp"
 #include "redis/channel.hpp"
+#include "redis/cluster_topology.hpp"
+#include "redis/key_slot.hpp"
 #include "redis/redis_url.hpp"
 
 namespace {
@@ -130,6 +144,7 @@ struct options {
     std::string secret;
     std::string source_ips = "127.0.0.2-127.0.0.40";
     std::string redis_url = "redis://127.0.0.1:6379";
+    std::string redis_mode = "single";  // or "cluster": --redis-url lists seed nodes
     std::vector<int> gateway_pids;
     double connect_timeout = 10;
     double settle = 0.5;
@@ -415,13 +430,20 @@ public:
 
     std::uint64_t sent = 0, acked = 0, zero_receivers = 0, errors = 0;
     std::function<void()> on_progress;  // after a write finished or replies arrived
+    /// Cluster mode: called instead of counting the reply when a command was answered with
+    /// MOVED, with the command's channel and payload, so it can be sent again to the
+    /// node named. Set before connect(); it makes the pipeline keep its commands in flight.
+    std::function<void(std::string, std::string, std::string_view)> on_redirect;
+    /// "PUBLISH" (one Redis) or "SPUBLISH" (sharded Pub/Sub on a cluster's master).
+    std::string command = "PUBLISH";
 
     /// Connects, names the client and authenticates synchronously, then starts reading.
     bool connect(const wsgate::redis::redis_endpoint& ep, std::string& err);
     void publish(std::string_view channel, std::string_view payload) {
-        const char* argv[3] = {"PUBLISH", channel.data(), payload.data()};
-        std::size_t lens[3] = {7, channel.size(), payload.size()};
+        const char* argv[3] = {command.c_str(), channel.data(), payload.data()};
+        std::size_t lens[3] = {command.size(), channel.size(), payload.size()};
         append(3, argv, lens);
+        if (on_redirect) in_flight_.emplace_back(channel, payload);
         ++sent;
     }
     void flush();
@@ -450,6 +472,9 @@ private:
     std::string out_, writing_;
     std::array<char, 64 * 1024> rbuf_{};
     bool write_busy_ = false, failed_ = false, closing_ = false;
+    // With on_redirect: channel and payload of each command not yet answered, oldest first
+    // (Redis answers a connection's commands in order).
+    std::deque<std::pair<std::string, std::string>> in_flight_;
 };
 
 bool redis_pipeline::connect(const wsgate::redis::redis_endpoint& ep, std::string& err) {
@@ -529,6 +554,20 @@ void redis_pipeline::read_replies() {
         void* r = nullptr;
         while (redisReaderGetReply(reader_, &r) == REDIS_OK && r) {
             auto* reply = static_cast<redisReply*>(r);
+            if (on_redirect && !in_flight_.empty()) {
+                auto cmd = std::move(in_flight_.front());
+                in_flight_.pop_front();
+                std::string_view text = reply->type == REDIS_REPLY_ERROR
+                                            ? std::string_view(reply->str, reply->len)
+                                            : std::string_view();
+                // ASK (a slot being migrated) needs ASKING first: it counts as an error.
+                if (text.starts_with("MOVED ")) {
+                    std::string copy(text);
+                    freeReplyObject(reply);
+                    on_redirect(std::move(cmd.first), std::move(cmd.second), copy);
+                    continue;
+                }
+            }
             ++acked;
             if (reply->type == REDIS_REPLY_INTEGER) {
                 if (reply->integer == 0) ++zero_receivers;
@@ -541,6 +580,312 @@ void redis_pipeline::read_replies() {
         read_replies();
     });
 }
+
+// --- Redis Cluster: the slot map, INFO summed over the masters, SPUBLISH routing -----------
+//
+// With --redis-mode cluster, --redis-url lists seed nodes (the gateway's form). The map is
+// read once at start with CLUSTER SHARDS (CLUSTER SLOTS on a server without it), and again
+// by a worker after a MOVED. Every master gets its own pipelined publishing connection and
+// each `SPUBLISH ws:<user> payload` goes to its slot's master; SPUBLISH returns the sharded
+// subscribers reached on that master, which are exactly the gateway shards holding the
+// user, so its count means what PUBLISH's count means on one Redis.
+
+using wsgate::redis::cluster_topology;
+using wsgate::redis::node_address;
+using wsgate::redis::redis_endpoint;
+
+/// Where the load generator publishes and reads INFO: one Redis, or a cluster's masters.
+struct redis_target {
+    redis_endpoint single;                // single mode: the one Redis
+    std::vector<redis_endpoint> seeds;    // cluster mode: --redis-url's entries
+    std::optional<cluster_topology> map;  // cluster mode: the map read at start
+
+    bool cluster() const { return map.has_value(); }
+    /// The endpoint of a cluster node: the seeds' scheme and credentials, db 0.
+    redis_endpoint endpoint_of(const node_address& a) const {
+        auto ep = seeds.front();
+        ep.host = a.host;
+        ep.port = a.port;
+        ep.db = 0;
+        return ep;
+    }
+    /// The nodes whose INFO is summed: the one Redis, or every master.
+    std::vector<redis_endpoint> info_nodes() const {
+        if (!cluster()) return {single};
+        std::vector<redis_endpoint> out;
+        for (const auto& m : map->masters()) out.push_back(endpoint_of(m));
+        return out;
+    }
+    /// For the report and messages: the URL, or the seeds; never credentials.
+    std::string describe() const {
+        if (!cluster()) return wsgate::redis::redacted_url(single);
+        std::string out;
+        for (const auto& s : seeds)
+            out += (out.empty() ? "" : ",") + wsgate::redis::redacted_url(s);
+        return out;
+    }
+};
+
+/// Reads the slot map from the first of `nodes` that answers, synchronously (at start and
+/// after a MOVED, off the hot path). Empty with `err` set when none could.
+std::optional<cluster_topology> read_slot_map(const std::vector<redis_endpoint>& nodes,
+                                              std::string& err) {
+    err = "no node to ask";
+    for (const auto& ep : nodes) {
+        timeval tv{2, 0};
+        redisContext* c = redisConnectWithTimeout(ep.host.c_str(), ep.port, tv);
+        auto where = ep.host + ":" + std::to_string(ep.port);
+        if (!c || c->err) {
+            err = where + ": " + (c ? c->errstr : "cannot allocate a hiredis context");
+            if (c) redisFree(c);
+            continue;
+        }
+        redisSetTimeout(c, tv);
+        auto run = [&](const std::vector<std::string>& args) {
+            std::vector<const char*> argv;
+            std::vector<std::size_t> lens;
+            for (const auto& a : args) {
+                argv.push_back(a.data());
+                lens.push_back(a.size());
+            }
+            return static_cast<redisReply*>(
+                redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data()));
+        };
+        if (!ep.password.empty()) {
+            auto* r = ep.username.empty() ? run({"AUTH", ep.password})
+                                          : run({"AUTH", ep.username, ep.password});
+            if (r) freeReplyObject(r);
+        }
+        std::optional<cluster_topology> out;
+        redisReply* r = run({"CLUSTER", "SHARDS"});
+        if (r && r->type == REDIS_REPLY_ARRAY) {
+            auto t = wsgate::redis::parse_cluster_shards(*r, ep.host, false);
+            if (t)
+                out = std::move(*t);
+            else
+                err = where + ": CLUSTER SHARDS: " + t.error().message();
+        } else if (r && r->type == REDIS_REPLY_ERROR) {
+            // A server older than 7.0 has no CLUSTER SHARDS.
+            std::string first(r->str, r->len);
+            freeReplyObject(r);
+            r = run({"CLUSTER", "SLOTS"});
+            if (r && r->type == REDIS_REPLY_ARRAY) {
+                auto t = wsgate::redis::parse_cluster_slots(*r, ep.host);
+                if (t)
+                    out = std::move(*t);
+                else
+                    err = where + ": CLUSTER SLOTS: " + t.error().message();
+            } else {
+                err = where + ": " +
+                      (r && r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : first);
+            }
+        } else {
+            err = where + ": " + (c->err ? c->errstr : "unexpected CLUSTER SHARDS reply");
+        }
+        if (r) freeReplyObject(r);
+        redisFree(c);
+        if (out) return out;
+    }
+    return std::nullopt;
+}
+
+/// INFO of every node of a redis_target, summed: the one Redis, or the cluster's masters.
+class redis_infos {
+public:
+    explicit redis_infos(const redis_target& t) : cluster_(t.cluster()) {
+        for (const auto& ep : t.info_nodes()) {
+            nodes_.push_back(std::make_unique<redis_info>(ep));
+            names_.push_back(ep.host + ":" + std::to_string(ep.port));
+        }
+    }
+    bool ok() const {
+        for (const auto& n : nodes_)
+            if (!n->ok()) return false;
+        return true;
+    }
+    std::string error() const {
+        for (std::size_t i = 0; i < nodes_.size(); ++i)
+            if (!nodes_[i]->ok())
+                return cluster_ ? "master " + names_[i] + ": " + nodes_[i]->error()
+                                : nodes_[i]->error();
+        return {};
+    }
+    /// Our own INFO connections, one per node (they show in connected_clients).
+    std::size_t size() const { return nodes_.size(); }
+    /// The sum of the field over the nodes; empty when a node lacks it.
+    std::optional<double> get(const char* section, const std::string& key) {
+        double sum = 0;
+        for (auto& n : nodes_) {
+            auto v = n->get(section, key);
+            if (!v) return std::nullopt;
+            sum += *v;
+        }
+        return sum;
+    }
+    std::optional<long> clients() {
+        auto v = get("clients", "connected_clients");
+        return v ? std::optional<long>(static_cast<long>(*v)) : std::nullopt;
+    }
+    std::optional<double> cpu() {
+        auto s = get("cpu", "used_cpu_sys");
+        auto u = get("cpu", "used_cpu_user");
+        if (!s || !u) return std::nullopt;
+        return *s + *u;
+    }
+    /// Subscribed channels: classic ones on one Redis, sharded ones on a cluster.
+    std::optional<double> channels() {
+        return get("stats", cluster_ ? "pubsubshard_channels" : "pubsub_channels");
+    }
+    /// connected_clients per node, in the order of the masters.
+    json::array clients_per_node() {
+        json::array out;
+        for (auto& n : nodes_) out.push_back(opt_json(n->clients()));
+        return out;
+    }
+
+private:
+    bool cluster_;
+    std::vector<std::unique_ptr<redis_info>> nodes_;
+    std::vector<std::string> names_;
+};
+
+/// A worker's publishing side: one redis_pipeline with PUBLISH on one Redis, or one with
+/// SPUBLISH per master, each message sent to its slot's master. A MOVED answer re-reads the
+/// map (at most every 100 ms) and sends the message again to the node the answer named; the
+/// counts then see it once: `sent` counts messages, not commands, and `acked` final answers.
+class publisher_set {
+public:
+    explicit publisher_set(net::io_context& ioc) : ioc_(ioc) {}
+
+    std::function<void()> on_progress;  // after any pipeline wrote or read
+
+    /// Connects to the one Redis, or to every master of `t`'s map.
+    bool connect(const redis_target& t, std::string& err) {
+        target_ = &t;
+        if (!t.cluster()) return add(t.single, "", err) != nullptr;
+        map_ = *t.map;
+        t_map_ = steady::now();
+        return route_masters(err);
+    }
+    void publish(std::string_view channel, std::string_view payload) {
+        if (!map_) return pipes_.front()->publish(channel, payload);
+        const auto* owner = map_->owner(wsgate::redis::key_slot(channel));
+        auto i =
+            owner ? pipe_of_master_[static_cast<std::size_t>(owner - map_->masters().data())] : -1;
+        if (i < 0) {
+            ++unrouted_;  // no master serves the slot: answered here, as an error
+            return;
+        }
+        pipes_[static_cast<std::size_t>(i)]->publish(channel, payload);
+    }
+    void flush() {
+        for (auto& p : pipes_) p->flush();
+    }
+    void close() {
+        for (auto& p : pipes_) p->close();
+    }
+    bool failed() const {
+        for (const auto& p : pipes_)
+            if (p->failed()) return true;
+        return false;
+    }
+    std::uint64_t sent() const { return sum(&redis_pipeline::sent) - redirects_ + unrouted_; }
+    std::uint64_t acked() const { return sum(&redis_pipeline::acked) + unrouted_; }
+    std::uint64_t zero_receivers() const { return sum(&redis_pipeline::zero_receivers); }
+    std::uint64_t errors() const { return sum(&redis_pipeline::errors) + unrouted_; }
+    std::uint64_t redirects() const { return redirects_; }
+    std::uint64_t map_reads() const { return map_reads_; }
+    std::size_t connections() const { return pipes_.size(); }
+
+private:
+    std::uint64_t sum(std::uint64_t redis_pipeline::*field) const {
+        std::uint64_t n = 0;
+        for (const auto& p : pipes_) n += (*p).*field;
+        return n;
+    }
+    /// The pipeline to `ep` (key "host:port"), connecting one if there is none yet.
+    redis_pipeline* add(const redis_endpoint& ep, const std::string& key, std::string& err) {
+        for (std::size_t i = 0; i < keys_.size(); ++i)
+            if (!key.empty() && keys_[i] == key) return pipes_[i].get();
+        auto p = std::make_unique<redis_pipeline>(ioc_);
+        p->on_progress = [this] {
+            if (on_progress) on_progress();
+        };
+        if (!key.empty()) {
+            p->command = "SPUBLISH";
+            p->on_redirect = [this](std::string channel, std::string payload,
+                                    std::string_view text) {
+                redirected(std::move(channel), std::move(payload), text);
+            };
+        }
+        if (!p->connect(ep, err)) {
+            if (!key.empty()) err = "master " + key + ": " + err;
+            return nullptr;
+        }
+        pipes_.push_back(std::move(p));
+        keys_.push_back(key);
+        return pipes_.back().get();
+    }
+    /// Points every master of map_ at its pipeline, connecting new masters.
+    bool route_masters(std::string& err) {
+        pipe_of_master_.assign(map_->masters().size(), -1);
+        for (std::size_t m = 0; m < map_->masters().size(); ++m) {
+            const auto& a = map_->masters()[m];
+            loopback_address(a.host, "--redis-url (a cluster node)");
+            if (!add(target_->endpoint_of(a), a.key(), err)) return false;
+            for (std::size_t i = 0; i < keys_.size(); ++i)
+                if (keys_[i] == a.key()) pipe_of_master_[m] = static_cast<int>(i);
+        }
+        return true;
+    }
+    void redirected(std::string channel, std::string payload, std::string_view text) {
+        ++redirects_;
+        std::string err;
+        if (seconds_since(t_map_) >= 0.1) {
+            t_map_ = steady::now();
+            std::vector<redis_endpoint> ask;
+            for (const auto& m : map_->masters()) ask.push_back(target_->endpoint_of(m));
+            for (const auto& s : target_->seeds) ask.push_back(s);
+            if (auto m = read_slot_map(ask, err)) {
+                ++map_reads_;
+                map_ = std::move(*m);
+                try {
+                    if (!route_masters(err)) std::cerr << "wsgate-load: " << err << "\n";
+                } catch (const std::exception& e) {
+                    std::cerr << "wsgate-load: " << e.what() << "\n";
+                }
+            }
+        }
+        // "MOVED <slot> <host>:<port>": the node that serves the slot now.
+        redis_pipeline* to = nullptr;
+        auto at = text.rfind(' ');
+        auto colon = text.rfind(':');
+        if (at != std::string_view::npos && colon != std::string_view::npos && colon > at) {
+            node_address a{std::string(text.substr(at + 1, colon - at - 1)), 0};
+            try {
+                a.port = static_cast<std::uint16_t>(std::stoi(std::string(text.substr(colon + 1))));
+                loopback_address(a.host, "MOVED");
+                to = add(target_->endpoint_of(a), a.key(), err);
+            } catch (const std::exception&) {
+            }
+        }
+        if (!to) {
+            ++unrouted_;
+            return;
+        }
+        to->publish(channel, payload);
+        to->flush();
+    }
+
+    net::io_context& ioc_;
+    const redis_target* target_ = nullptr;
+    std::vector<std::unique_ptr<redis_pipeline>> pipes_;
+    std::vector<std::string> keys_;  // "host:port" of each pipeline (cluster mode)
+    std::optional<cluster_topology> map_;
+    std::vector<int> pipe_of_master_;  // map_->masters()[i] → index into pipes_
+    steady::time_point t_map_{};
+    std::uint64_t redirects_ = 0, unrouted_ = 0, map_reads_ = 0;
+};
 
 // --- a mergeable histogram ----------------------------------------------------------------------
 //
@@ -647,11 +992,11 @@ struct client {
 class load {
 public:
     /// `up_fd`: the write end towards the conductor; `down_fd`: the read end of its orders.
-    load(options o, std::vector<net::ip::address_v4> sources, wsgate::redis::redis_endpoint redis,
-         int up_fd, int down_fd)
+    load(options o, std::vector<net::ip::address_v4> sources, redis_target redis, int up_fd,
+         int down_fd)
         : o_(std::move(o)),
           sources_(std::move(sources)),
-          redis_ep_(std::move(redis)),
+          redis_(std::move(redis)),
           server_(loopback_address(o_.host, "--host"), o_.port),
           down_(ioc_, down_fd),
           up_fd_(up_fd),
@@ -697,7 +1042,7 @@ private:
 
     options o_;
     std::vector<net::ip::address_v4> sources_;
-    wsgate::redis::redis_endpoint redis_ep_;
+    redis_target redis_;
     tcp::endpoint server_;
     net::io_context ioc_{1};
     net::posix::stream_descriptor down_;
@@ -719,7 +1064,7 @@ private:
     double connect_self_cpu_ = 0;
 
     // publish results
-    redis_pipeline pub_;
+    publisher_set pub_;
     bool published_ = false;
     std::uint64_t target_ = 0;  // messages to publish (fanout) or 0 = until stop_publishing_
     bool stop_publishing_ = false;
@@ -887,12 +1232,12 @@ void load::on_read(client& c, error_code ec) {
 
 bool load::publisher_connect(std::string& err) {
     pub_.on_progress = [this] {
-        if (pub_.acked == pub_.sent && target_ != 0 && pub_.sent == target_ &&
+        if (pub_.acked() == pub_.sent() && target_ != 0 && pub_.sent() == target_ &&
             t_pub_end_ == steady::time_point{})
             t_pub_end_ = steady::now();
         pump();
     };
-    return pub_.connect(redis_ep_, err);
+    return pub_.connect(redis_, err);
 }
 
 void load::publish_one() {
@@ -903,7 +1248,7 @@ void load::publish_one() {
     char head[48];
     int n = std::snprintf(head, sizeof head, "%020llu %llu ",
                           static_cast<unsigned long long>(monotonic_ns()),
-                          static_cast<unsigned long long>(pub_.sent));
+                          static_cast<unsigned long long>(pub_.sent()));
     std::string payload(head, static_cast<std::size_t>(n));
     if (payload.size() < o_.payload_bytes)
         payload.append(o_.payload_bytes - payload.size(), 'x');
@@ -919,8 +1264,8 @@ void load::pump() {
     if (stop_publishing_) return;
     std::uint64_t due = UINT64_MAX;
     if (o_.rate > 0) due = static_cast<std::uint64_t>(seconds_since(t_pub0_) * o_.rate) + 1;
-    while ((target_ == 0 || pub_.sent < target_) && pub_.sent < due &&
-           pub_.sent - pub_.acked < o_.pipeline &&
+    while ((target_ == 0 || pub_.sent() < target_) && pub_.sent() < due &&
+           pub_.sent() - pub_.acked() < o_.pipeline &&
            (o_.max_backlog == 0 || expected_ - received_ < o_.max_backlog))
         publish_one();
     pub_.flush();
@@ -988,12 +1333,12 @@ net::awaitable<void> load::publish_and_drain() {
     auto t_moved = steady::now();
     while (true) {
         if (latency_mode_ && seconds_since(t_pub0_) >= o_.duration) stop_publishing_ = true;
-        if (stop_publishing_ || (target_ != 0 && pub_.acked >= target_)) break;
+        if (stop_publishing_ || (target_ != 0 && pub_.acked() >= target_)) break;
         co_await sleep_for(o_.rate > 0 ? 0.001 : 0.005);
         sample();
         pump();
-        if (pub_.acked != seen_acked || received_ != seen_received) {
-            seen_acked = pub_.acked;
+        if (pub_.acked() != seen_acked || received_ != seen_received) {
+            seen_acked = pub_.acked();
             seen_received = received_;
             t_moved = steady::now();
         } else if (seconds_since(t_moved) >= o_.drain_timeout) {
@@ -1004,7 +1349,7 @@ net::awaitable<void> load::publish_and_drain() {
     stop_publishing_ = true;
     // Wait for the replies still due, then for the deliveries.
     auto t_wait = steady::now();
-    while (pub_.acked < pub_.sent && seconds_since(t_wait) < o_.drain_timeout) {
+    while (pub_.acked() < pub_.sent() && seconds_since(t_wait) < o_.drain_timeout) {
         co_await sleep_for(0.002);
         sample();
     }
@@ -1093,10 +1438,13 @@ json::object load::result() {
             }
         }
         json::object pub{
-            {"published", pub_.sent},
-            {"acked", pub_.acked},
-            {"publish_zero_receivers", pub_.zero_receivers},
-            {"publish_errors", pub_.errors},
+            {"published", pub_.sent()},
+            {"acked", pub_.acked()},
+            {"publish_zero_receivers", pub_.zero_receivers()},
+            {"publish_errors", pub_.errors()},
+            {"publish_redirects", pub_.redirects()},
+            {"publish_map_reads", pub_.map_reads()},
+            {"publish_connections", pub_.connections()},
             {"expected_deliveries", expected_},
             {"received", received_},
             {"drained", drained_},
@@ -1156,9 +1504,8 @@ int load::run() {
 
 class conductor {
 public:
-    conductor(options o, std::vector<net::ip::address_v4> sources,
-              wsgate::redis::redis_endpoint redis)
-        : o_(std::move(o)), sources_(std::move(sources)), redis_ep_(std::move(redis)) {}
+    conductor(options o, std::vector<net::ip::address_v4> sources, redis_target redis)
+        : o_(std::move(o)), sources_(std::move(sources)), redis_(std::move(redis)) {}
     int run();
 
 private:
@@ -1186,15 +1533,16 @@ private:
 
     options o_;
     std::vector<net::ip::address_v4> sources_;
-    wsgate::redis::redis_endpoint redis_ep_;
+    redis_target redis_;
     std::vector<worker> workers_;
-    std::unique_ptr<redis_info> info_;
+    std::unique_ptr<redis_infos> info_;  // one Redis, or summed over a cluster's masters
     std::string error_;
 
     // gateway and Redis, connect phase
     std::optional<long> rss_before_, rss_after_connect_, rss_after_, rss_max_, rss_after_publish_;
     std::optional<long> redis_clients_before_, redis_clients_after_;
     std::optional<double> redis_channels_, connect_gw_cpu_;
+    json::array redis_clients_per_node_;
     json::array fds_before_, fds_after_;
     // publish phase
     std::optional<double> gw_cpu0_, gw_cpu1_, redis_cpu0_, redis_cpu1_;
@@ -1258,7 +1606,7 @@ bool conductor::spawn() {
                 }
             int rc = 1;
             try {
-                load l(w.o, w.sources, redis_ep_, up[1], down[0]);
+                load l(w.o, w.sources, redis_, up[1], down[0]);
                 rc = l.run();
             } catch (const std::exception& e) {
                 std::cerr << "wsgate-load worker: " << e.what() << "\n";
@@ -1354,11 +1702,11 @@ int conductor::run() {
         return 1;
     }
     // Only now (the workers must not inherit it): the INFO connection.
-    if (!redis_ep_.host.empty()) {
-        info_ = std::make_unique<redis_info>(redis_ep_);
+    if (redis_.cluster() || !redis_.single.host.empty()) {
+        info_ = std::make_unique<redis_infos>(redis_);
         if (!info_->ok()) {
             std::cerr << "wsgate-load: " << (o_.mode == "connect" ? "warning: " : "") << "Redis at "
-                      << wsgate::redis::redacted_url(redis_ep_) << ": " << info_->error() << "\n";
+                      << redis_.describe() << ": " << info_->error() << "\n";
             if (o_.mode != "connect") {
                 stop_workers();
                 return 1;
@@ -1386,7 +1734,8 @@ int conductor::run() {
     fds_after_ = gateway_fds();
     if (info) {
         redis_clients_after_ = info_->clients();
-        redis_channels_ = info_->get("stats", "pubsub_channels");
+        redis_channels_ = info_->channels();
+        redis_clients_per_node_ = info_->clients_per_node();
     }
     rss_max_ = rss_after_connect_;
     auto t_hold = steady::now();
@@ -1396,7 +1745,10 @@ int conductor::run() {
         if (r && (!rss_max_ || *r > *rss_max_)) rss_max_ = r;
     }
     rss_after_ = sum_over(o_.gateway_pids, rss_kb);
-    if (info && o_.hold > 0) redis_clients_after_ = info_->clients();
+    if (info && o_.hold > 0) {
+        redis_clients_after_ = info_->clients();
+        redis_clients_per_node_ = info_->clients_per_node();
+    }
 
     if (o_.mode != "connect") {
         redis_cpu0_ = info ? info_->cpu() : std::nullopt;
@@ -1406,7 +1758,7 @@ int conductor::run() {
         order_all('P');
         // The gateway's backlog lives in Redis's output buffer for its subscriber
         // connection; Redis drops the connection past client-output-buffer-limit pubsub
-        // (32 MB by default).
+        // (32 MB by default). On a cluster: each master's peak, summed.
         auto sample_obuf = [&] {
             if (!info) return;
             auto ob = info_->get("clients", "client_recent_max_output_buffer");
@@ -1454,7 +1806,9 @@ void conductor::report() {
         {"port", o_.port},
         {"source_ips", o_.source_ips},
         {"source_ip_count", sources_.size()},
-        {"redis", wsgate::redis::redacted_url(redis_ep_)},
+        {"redis", redis_.describe()},
+        {"redis_mode", o_.redis_mode},
+        {"redis_nodes", redis_.cluster() ? redis_.map->masters().size() : std::size_t{1}},
         {"connect_timeout_s", o_.connect_timeout},
         {"hold_s", o_.hold},
     };
@@ -1511,10 +1865,12 @@ void conductor::report() {
                          static_cast<double>(open_after);
     double connects_per_s =
         connect_elapsed > 0 ? static_cast<double>(connected) / connect_elapsed : 0;
-    // The conductor's INFO connection is the only one of ours open while connections are held
-    // (the workers' PUBLISH connections open later): the rest belong to the server.
+    // The conductor's INFO connection (one per master on a cluster) is the only one of ours
+    // open while connections are held (the workers' PUBLISH connections open later): the
+    // rest belong to the server.
     std::optional<long> redis_server_clients;
-    if (redis_clients_after_) redis_server_clients = *redis_clients_after_ - 1;
+    if (redis_clients_after_)
+        redis_server_clients = *redis_clients_after_ - static_cast<long>(info_->size());
     json::object conn{
         {"attempted", attempted},
         {"connected", connected},
@@ -1541,6 +1897,7 @@ void conductor::report() {
         {"redis_clients_before", opt_json(redis_clients_before_)},
         {"redis_clients_after", opt_json(redis_clients_after_)},
         {"redis_clients_server", opt_json(redis_server_clients)},
+        {"redis_clients_per_node", redis_clients_per_node_},
         {"redis_pubsub_channels", opt_json(redis_channels_)},
         {"loadgen_rss_kb_before", self_rss_before},
         {"loadgen_rss_kb_after", self_rss_after},
@@ -1592,7 +1949,7 @@ void conductor::report() {
 
     if (o_.mode != "connect") {
         std::uint64_t sent = 0, acked = 0, zero = 0, errors = 0, expected = 0, received = 0,
-                      short_clients = 0, missing = 0;
+                      short_clients = 0, missing = 0, redirects = 0, pub_conns = 0;
         std::uint64_t p0 = UINT64_MAX, p_end = 0, p_drain = 0;
         double self_pub_cpu = 0, self_wait = 0;
         bool drained = true, have_wait = true, stalled = false;
@@ -1609,6 +1966,8 @@ void conductor::report() {
             acked += u64(p.at("acked"));
             zero += u64(p.at("publish_zero_receivers"));
             errors += u64(p.at("publish_errors"));
+            redirects += u64(p.at("publish_redirects"));
+            pub_conns += u64(p.at("publish_connections"));
             expected += u64(p.at("expected_deliveries"));
             received += u64(p.at("received"));
             short_clients += u64(p.at("clients_short"));
@@ -1659,6 +2018,8 @@ void conductor::report() {
             {"acked", acked},
             {"publish_zero_receivers", zero},
             {"publish_errors", errors},
+            {"publish_redirects", redirects},
+            {"publish_connections", pub_conns},
             {"expected_deliveries", expected},
             {"received", received},
             {"lost", lost},
@@ -1721,7 +2082,13 @@ void conductor::report() {
             err << "  Redis output buffer toward the gateway peaked at "
                 << static_cast<long>(*redis_max_obuf_ / 1024)
                 << " KiB (pubsub limit: 32 MiB hard, 8 MiB for 60 s by default)\n";
-        if (zero) err << "  WARNING: " << zero << " PUBLISH reached no subscriber\n";
+        if (zero)
+            err << "  WARNING: " << zero << (redis_.cluster() ? " SPUBLISH" : " PUBLISH")
+                << " reached no subscriber\n";
+        if (errors) err << "  WARNING: " << errors << " publish commands failed\n";
+        if (redirects)
+            err << "  " << redirects
+                << " SPUBLISH answered MOVED and sent again to the new owner\n";
         if (stalled)
             err << "  WARNING: publishing stopped early: no reply and no delivery for "
                 << o_.drain_timeout << " s (--drain-timeout)\n";
@@ -2659,6 +3026,12 @@ int main(int argc, char** argv) {
         s->add_option("--phase-timeout", o.phase_timeout,
                       "seconds the workers may take for one phase (ready, connect, publish)")
             ->capture_default_str();
+        s->add_option("--redis-mode", o.redis_mode,
+                      "single: PUBLISH on --redis-url; cluster: --redis-url lists seed nodes of a "
+                      "Redis Cluster, SPUBLISH goes to each slot's master, INFO is summed over "
+                      "the masters")
+            ->check(CLI::IsMember({"single", "cluster"}))
+            ->capture_default_str();
     };
     auto target = [&](CLI::App* s) {
         s->add_option("--concurrency", o.concurrency, "handshakes in flight")
@@ -2833,9 +3206,32 @@ int main(int argc, char** argv) {
             throw std::invalid_argument("--source-ips: too few addresses for " +
                                         std::to_string(total) +
                                         " connections (28,232 ephemeral ports each)");
-        auto ep = wsgate::redis::parse_redis_url(o.redis_url);
-        if (!ep || ep->tls) throw std::invalid_argument("--redis-url: not a redis:// URL");
-        loopback_address(ep->host, "--redis-url");
+        redis_target redis;
+        if (o.redis_mode == "cluster") {
+            auto seeds = wsgate::redis::parse_redis_url_list(o.redis_url);
+            if (!seeds || seeds->empty() || seeds->front().tls)
+                throw std::invalid_argument(
+                    "--redis-url: not a list of redis:// URLs (redis://h1:p1,redis://h2:p2)");
+            for (const auto& s : *seeds) loopback_address(s.host, "--redis-url");
+            redis.seeds = *seeds;
+            // Read before the workers fork, on a connection closed at once: they inherit the
+            // map, not the socket.
+            std::string err;
+            redis.map = read_slot_map(redis.seeds, err);
+            if (!redis.map)
+                throw std::runtime_error("--redis-url: cannot read the cluster slot map: " + err);
+            if (redis.map->covered() != wsgate::redis::cluster_slots)
+                throw std::runtime_error("--redis-url: the cluster serves " +
+                                         std::to_string(redis.map->covered()) +
+                                         " of 16384 slots; wait for cluster_state:ok");
+            for (const auto& m : redis.map->masters())
+                loopback_address(m.host, "--redis-url (a cluster master)");
+        } else {
+            auto ep = wsgate::redis::parse_redis_url(o.redis_url);
+            if (!ep || ep->tls) throw std::invalid_argument("--redis-url: not a redis:// URL");
+            loopback_address(ep->host, "--redis-url");
+            redis.single = *ep;
+        }
 
         // Use the whole hard limit; refuse if it cannot hold the sockets plus a margin.
         rlimit rl{};
@@ -2847,12 +3243,12 @@ int main(int argc, char** argv) {
             throw std::invalid_argument("the open-file limit is " + std::to_string(rl.rlim_cur) +
                                         ", too low for " + std::to_string(total) + " connections");
         if (soak_mode) {
-            soak k(o, std::move(sources), *ep);
+            soak k(o, std::move(sources), redis.single);
             return k.run();
         }
         // A worker that dies must not kill the conductor when it writes the next order.
         std::signal(SIGPIPE, SIG_IGN);
-        conductor c(o, std::move(sources), *ep);
+        conductor c(o, std::move(sources), std::move(redis));
         return c.run();
     } catch (const std::invalid_argument& e) {
         std::cerr << "wsgate-load: " << e.what() << "\n";
