@@ -147,12 +147,12 @@ int gateway::run() {
         });
     }
 
-    log::info("listening", {{"address", cfg_.listen_host},
-                            {"port", static_cast<long long>(port_)},
-                            {"shards", static_cast<long long>(shards_.size())},
-                            {"redis", cfg_.redis_sentinel
-                                          ? redis::redacted_url(*cfg_.redis_sentinel)
-                                          : redis::redacted_url(cfg_.redis)}});
+    log::info("listening",
+              {{"address", cfg_.listen_host},
+               {"port", static_cast<long long>(port_)},
+               {"shards", static_cast<long long>(shards_.size())},
+               {"redis", cfg_.redis_sentinel ? redis::redacted_url(*cfg_.redis_sentinel)
+                                             : redis::redacted_url(cfg_.redis)}});
 
     auto force_stop = [&] {
         for (auto& s : shards_) s->context().stop();
