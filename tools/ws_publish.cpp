@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
     std::string mode_text = env_mode != nullptr && *env_mode != '\0' ? env_mode : "single";
     std::string timeout_text = "5s";
     std::string user_id;
+    std::string issuer;
     std::string payload;
     app.add_option("--redis-url", redis_url,
                    "redis://[[user]:password@]host[:port][/db], or "
@@ -49,6 +50,9 @@ int main(int argc, char** argv) {
                    "comma-separated); default $WSGATE_REDIS_MODE, then single");
     app.add_option("--timeout", timeout_text,
                    "connect and reply timeout, e.g. 500ms, 5s (default 5s)");
+    app.add_option("--issuer", issuer,
+                   "the issuer of USER_ID's tokens when it is not the gateway's --jwt-issuer: "
+                   "publishes to ws@{ISSUER, percent-encoded}:{USER_ID} instead of ws:{USER_ID}");
     app.add_option("USER_ID", user_id, "the user whose sessions receive the payload")->required();
     app.add_option("PAYLOAD", payload, "the message text; '-' reads all of stdin (binary-safe)")
         ->required();
@@ -112,7 +116,7 @@ int main(int argc, char** argv) {
     // given, so the password stays off stderr.
     try {
         wsgate::publisher pub(redis_url, *timeout, *mode);
-        const long long receivers = pub.publish_user_notification(user_id, payload);
+        const long long receivers = pub.publish_user_notification(user_id, payload, issuer);
         std::cout << receivers << '\n';
         std::cout.flush();
         return std::cout ? 0 : 1;

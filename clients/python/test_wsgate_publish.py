@@ -109,6 +109,43 @@ def test_channel_prefix_matches_the_gateway():
     assert wsgate_publish.channel_for_user("u-1") == "ws:u-1"
 
 
+def test_other_issuers_users_have_their_own_channels():
+    # The same vectors as tests/unit/key_slot_test.cpp: the gateway names them identically.
+    ch = wsgate_publish.channel_for_user
+    assert ch("bob", None) == ch("bob", "") == "ws:bob"
+    assert ch("bob", "https://b.example/") == "ws@https%3A%2F%2Fb.example%2F:bob"
+    assert ch("u", "A-z0.9_~ {x}:%") == "ws@A-z0.9_~%20%7Bx%7D%3A%25:u"
+    assert ch("u", "\u00e9") == "ws@%C3%A9:u"
+    with pytest.raises(TypeError):
+        ch("u", b"iss")
+
+
+def test_issuer_selects_the_namespaced_channel(client, redis_port):
+    sub = redis.Redis(host="127.0.0.1", port=redis_port, socket_timeout=5).pubsub()
+    sub.subscribe("ws@https%3A%2F%2Fpartner.example.net:bob")
+    assert sub.get_message(timeout=5)["type"] == "subscribe"
+    plain = _subscribe(redis_port, "bob")
+
+    async def apublish() -> int:
+        r = redis.asyncio.Redis(host="127.0.0.1", port=redis_port, socket_timeout=5)
+        try:
+            return await wsgate_publish.apublish_user_notification(
+                r, "bob", "async", issuer="https://partner.example.net")
+        finally:
+            await r.close()
+
+    try:
+        assert wsgate_publish.publish_user_notification(
+            client, "bob", "sync", issuer="https://partner.example.net") == 1
+        assert _next_message(sub)["data"] == b"sync"
+        assert asyncio.run(apublish()) == 1
+        assert _next_message(sub)["data"] == b"async"
+        assert _next_message(plain, timeout=0.2) is None
+    finally:
+        sub.close()
+        plain.close()
+
+
 def test_no_subscriber_means_zero(client):
     assert wsgate_publish.publish_user_notification(client, "nobody", "hi") == 0
 

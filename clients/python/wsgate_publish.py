@@ -23,23 +23,36 @@ connections) and, if it did, publishes once more on the new master.
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Optional, Union
+from urllib.parse import quote
 
-__all__ = ["CHANNEL_PREFIX", "channel_for_user", "publish_user_notification", "apublish_user_notification"]
+__all__ = ["CHANNEL_PREFIX", "ISSUER_CHANNEL_PREFIX", "channel_for_user", "publish_user_notification", "apublish_user_notification"]
 
-# Must match channel_prefix in src/redis/channel.hpp; the gateway subscribes "ws:{user_id}".
+# Must match src/redis/channel.hpp. The gateway subscribes "ws:{user_id}" for users of its
+# primary issuer (--jwt-issuer) and "ws@{issuer, percent-encoded}:{user_id}" for the users of
+# any other issuer, so that equal user ids of two issuers never share a channel.
 CHANNEL_PREFIX = "ws:"
+ISSUER_CHANNEL_PREFIX = "ws@"
 
 Payload = Union[str, bytes, bytearray, memoryview]
 
 
-def channel_for_user(user_id: str) -> str:
-    """The Redis channel that carries notifications for ``user_id``."""
+def channel_for_user(user_id: str, issuer: Optional[str] = None) -> str:
+    """The Redis channel that carries notifications for ``user_id``.
+
+    ``issuer``: the ``iss`` of the user's tokens when it is not the gateway's primary issuer
+    (``--jwt-issuer``); None or "" for the primary issuer.
+    """
     if not isinstance(user_id, str):
         raise TypeError(f"user_id must be str, not {type(user_id).__name__}")
     if not user_id:
         raise ValueError("user_id must not be empty")
-    return CHANNEL_PREFIX + user_id
+    if issuer is None or issuer == "":
+        return CHANNEL_PREFIX + user_id
+    if not isinstance(issuer, str):
+        raise TypeError(f"issuer must be str, not {type(issuer).__name__}")
+    # Every byte but A-Z a-z 0-9 - . _ ~ as %XX (upper case), like the gateway.
+    return ISSUER_CHANNEL_PREFIX + quote(issuer, safe="") + ":" + user_id
 
 
 def _check_payload(payload: Payload) -> Payload:
@@ -50,15 +63,16 @@ def _check_payload(payload: Payload) -> Payload:
     return payload
 
 
-def publish_user_notification(redis, user_id: str, payload: Payload) -> int:
+def publish_user_notification(redis, user_id: str, payload: Payload, issuer: Optional[str] = None) -> int:
     """PUBLISH ``payload`` to ``user_id``'s channel with a sync ``redis.Redis``, or SPUBLISH
     it on the slot's master with a ``redis.cluster.RedisCluster``.
 
     Returns the number of subscribers that received it: one per gateway shard holding a
     session of this user, so 0 means the user is not online (Pub/Sub does not store it).
     Bytes are sent as they are; str is encoded by the client (UTF-8 by default).
+    ``issuer`` selects another issuer's user (see :func:`channel_for_user`).
     """
-    channel = channel_for_user(user_id)
+    channel = channel_for_user(user_id, issuer)
     payload = _check_payload(payload)
     if _is_cluster(redis):
         return _spublish(redis, channel, payload)
@@ -129,6 +143,8 @@ def _add_node(cluster, host: str, port: int):
     return node
 
 
-async def apublish_user_notification(redis, user_id: str, payload: Payload) -> int:
+async def apublish_user_notification(
+    redis, user_id: str, payload: Payload, issuer: Optional[str] = None
+) -> int:
     """Like :func:`publish_user_notification`, for ``redis.asyncio.Redis``."""
-    return int(await redis.publish(channel_for_user(user_id), _check_payload(payload)))
+    return int(await redis.publish(channel_for_user(user_id, issuer), _check_payload(payload)))

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 
-#include "redis/channel.hpp"
 #include "server/listener.hpp"
 #include "util/log.hpp"
 #include "util/utf8.hpp"
@@ -107,24 +106,23 @@ void shard::begin_shutdown() {
     stop_redis();
 }
 
-void shard::want(std::string_view user_id) {
+void shard::want(std::string_view channel) {
     if (subscriber_)
-        subscriber_->want(channel_for_user(user_id));
+        subscriber_->want(channel);
     else
-        cluster_->want(channel_for_user(user_id));
+        cluster_->want(channel);
 }
 
-void shard::drop(std::string_view user_id) {
+void shard::drop(std::string_view channel) {
     if (subscriber_)
-        subscriber_->drop(channel_for_user(user_id));
+        subscriber_->drop(channel);
     else
-        cluster_->drop(channel_for_user(user_id));
+        cluster_->drop(channel);
 }
 
 void shard::on_message(std::string_view channel, std::string_view payload) {
-    auto user = user_for_channel(channel);
-    if (!user) return;
-    hub_.publish(*user, [&](std::size_t recipients) -> message_ptr {
+    // The hub is keyed by channel: a channel nobody here holds costs one lookup.
+    hub_.publish(channel, [&](std::size_t recipients) -> message_ptr {
         bool text = is_valid_utf8(payload);
         if (!text && cfg_.invalid_utf8 == invalid_utf8_policy::drop) {
             // RFC 6455 forbids invalid UTF-8 in text frames and browsers fail the
@@ -137,9 +135,7 @@ void shard::on_message(std::string_view channel, std::string_view payload) {
     });
 }
 
-void shard::on_subscribed(std::string_view channel) {
-    if (auto user = user_for_channel(channel)) hub_.on_subscribed(*user);
-}
+void shard::on_subscribed(std::string_view channel) { hub_.on_subscribed(channel); }
 
 void shard::on_link_down() { hub_.on_unsubscribed_all(); }
 
@@ -151,9 +147,7 @@ void shard::on_channels_down(const std::vector<std::string>& channels) {
     // exact state. O(users) per event: events are rare (a node link lost, a migration
     // batch). TODO(lead): a hub::on_unsubscribed(user) would make this O(channels).
     hub_.on_unsubscribed_all();
-    cluster_->for_each_confirmed([this](std::string_view channel) {
-        if (auto user = user_for_channel(channel)) hub_.on_subscribed(*user);
-    });
+    cluster_->for_each_confirmed([this](std::string_view channel) { hub_.on_subscribed(channel); });
 }
 
 }  // namespace wsgate

@@ -36,8 +36,8 @@ public:
     void begin_shutdown();
 
     // subscriptions
-    void want(std::string_view user_id) override;
-    void drop(std::string_view user_id) override;
+    void want(std::string_view channel) override;
+    void drop(std::string_view channel) override;
 
     // redis::subscriber_events
     void on_message(std::string_view channel, std::string_view payload) override;

@@ -157,6 +157,17 @@ void check_issuers(const jwt_options& options, bool has_secret) {
         config_error(
             "--jwt-issuer: required when --jwt-issuer-jwks is combined with --jwt-secret, "
             "--jwt-public-key-file or --jwt-jwks-file (it names the issuer those keys belong to)");
+    if (!options.issuer) {
+        std::vector<std::string_view> names;
+        for (const issuer_jwks_file& f : options.issuer_jwks_files)
+            if (std::find(names.begin(), names.end(), f.issuer) == names.end())
+                names.push_back(f.issuer);
+        if (names.size() > 1)
+            config_error(
+                "--jwt-issuer: required when --jwt-issuer-jwks names several issuers (it names "
+                "the primary issuer, whose users keep the channel ws:{user_id}; the users of "
+                "every other issuer get ws@{issuer}:{user_id}, see docs/protocol.md)");
+    }
     if (options.issuer && !default_keys &&
         std::none_of(options.issuer_jwks_files.begin(), options.issuer_jwks_files.end(),
                      [&](const issuer_jwks_file& f) { return f.issuer == *options.issuer; }))
@@ -244,6 +255,9 @@ void resolve_algorithms(alg_set& allowed, bool explicit_list, bool has_secret,
 // The keys that may verify tokens of one issuer (or of any issuer). Immutable once indexed;
 // the *_by_alg lists point into the key vectors, so a key_set never moves after index().
 struct key_set {
+    // The issuer this set's users are named by (verified_token::issuer): empty for the
+    // primary issuer and for the any-issuer set.
+    std::string namespace_issuer;
     bool hmac = false;  // the shared secret verifies this set's HS tokens
     std::vector<public_key> pem_keys;
     std::vector<public_key> jwks_keys;
@@ -294,7 +308,7 @@ struct jwt_verifier::impl {
     boost::system::error_code check_signature(const key_set& keys, const jws_algorithm& alg,
                                               const json::string* kid, std::string_view input,
                                               std::string_view signature) const;
-    result<verified_token> check_claims(const json::object& claims,
+    result<verified_token> check_claims(const key_set& keys, const json::object& claims,
                                         system_clock::time_point now) const;
 };
 
@@ -338,8 +352,14 @@ void jwt_verifier::impl::build_key_sets(loaded_keys keys,
         for (public_key& key : file.keys) target.push_back(std::move(key));
     }
     if (any_issuer) any_issuer->index(allowed);
+    // The primary issuer: the one named, or else the only one (check_issuers refuses
+    // several issuers with none named).
+    const std::optional<std::string> primary =
+        issuer ? issuer : by_issuer.size() == 1 ? std::optional(by_issuer.begin()->first)
+                                                : std::nullopt;
     for (auto& [name, set] : by_issuer) {
         set->index(allowed);
+        if (name != primary) set->namespace_issuer = name;
         issuer_names.push_back(name);
     }
 }
@@ -404,7 +424,8 @@ boost::system::error_code jwt_verifier::impl::check_signature(const key_set& key
     return errc::token_bad_signature;
 }
 
-result<verified_token> jwt_verifier::impl::check_claims(const json::object& claims,
+result<verified_token> jwt_verifier::impl::check_claims(const key_set& keys,
+                                                        const json::object& claims,
                                                         system_clock::time_point now) const {
     // Types first: a claim of the wrong type makes the token malformed, whatever else holds.
     std::optional<double> exp, nbf;
@@ -452,6 +473,7 @@ result<verified_token> jwt_verifier::impl::check_claims(const json::object& clai
 
     verified_token token;
     token.user_id = std::string(user->get_string());
+    token.issuer = keys.namespace_issuer;
     if (exp) token.expires_at = to_time_point(*exp);
     return token;
 }
@@ -540,7 +562,7 @@ result<verified_token> jwt_verifier::verify(std::string_view token,
             impl_->check_signature(*keys, *alg, kid_value ? &kid_value->get_string() : nullptr,
                                    token.substr(0, dot2), *signature))
         return ec;
-    return impl_->check_claims(*claims, now);
+    return impl_->check_claims(*keys, *claims, now);
 }
 
 }  // namespace wsgate::auth

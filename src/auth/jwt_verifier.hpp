@@ -24,9 +24,14 @@ inline constexpr std::size_t max_user_id_bytes = 256;
 /// More PEM keys of one type than this are refused at startup, so none is silently unused.
 inline constexpr std::size_t max_keys_tried = 8;
 
-/// What a valid token tells the gateway.
+/// What a valid token tells the gateway. A user is (issuer, user_id): the same user id from
+/// two issuers is two people, with two channels (channel_for_user) and two per-user counts.
 struct verified_token {
-    std::string user_id;                                              // value of the user claim
+    std::string user_id;  // value of the user claim
+    /// Empty for the primary issuer (--jwt-issuer, or the only key set), whose users keep the
+    /// seed's channel `ws:{user_id}`; otherwise the `iss` of the key set that verified the
+    /// token, which names the user's namespace.
+    std::string issuer;
     std::optional<std::chrono::system_clock::time_point> expires_at;  // `exp`, if present
 
     friend bool operator==(const verified_token&, const verified_token&) = default;
@@ -40,7 +45,10 @@ struct verified_token {
 /// issuers (jwt_options::issuer, issuer_jwks_files) each has its own key set, and the token's
 /// `iss` (read from the payload before the signature check) selects it by exact bytes; an
 /// absent, non-string or unknown `iss` is token_bad_issuer. A key of one issuer therefore
-/// never verifies a token claiming another, even when kids collide.
+/// never verifies a token claiming another, even when kids collide. The primary issuer is
+/// jwt_options::issuer, or the only issuer with keys; several issuers without
+/// jwt_options::issuer are refused, since which one keeps `ws:{user_id}` must be said.
+/// verified_token::issuer names the issuer of every other key set.
 ///
 /// Key selection within the set: the token's `alg` must be in algorithms(); only keys whose
 /// type fits it

@@ -6,13 +6,13 @@
 
 namespace wsgate {
 
-bool hub::join(std::string_view user_id, session_sink* s) {
-    auto it = users_.find(user_id);
+bool hub::join(std::string_view channel, session_sink* s) {
+    auto it = users_.find(channel);
     if (it == users_.end()) {
-        it = users_.emplace(std::string(user_id), user_entry{}).first;
+        it = users_.emplace(std::string(channel), user_entry{}).first;
         it->second.sessions.push_back(s);
         ++sessions_;
-        subs_.want(user_id);
+        subs_.want(channel);
         return false;
     }
     it->second.sessions.push_back(s);
@@ -20,8 +20,8 @@ bool hub::join(std::string_view user_id, session_sink* s) {
     return it->second.confirmed;
 }
 
-void hub::leave(std::string_view user_id, session_sink* s) {
-    auto it = users_.find(user_id);
+void hub::leave(std::string_view channel, session_sink* s) {
+    auto it = users_.find(channel);
     if (it == users_.end()) return;
     auto& v = it->second.sessions;
     auto pos = std::find(v.begin(), v.end(), s);
@@ -31,18 +31,18 @@ void hub::leave(std::string_view user_id, session_sink* s) {
     v.pop_back();
     --sessions_;
     if (v.empty()) {
-        subs_.drop(user_id);
+        subs_.drop(channel);
         users_.erase(it);
     }
 }
 
-std::size_t hub::session_count(std::string_view user_id) const {
-    auto it = users_.find(user_id);
+std::size_t hub::session_count(std::string_view channel) const {
+    auto it = users_.find(channel);
     return it == users_.end() ? 0 : it->second.sessions.size();
 }
 
-void hub::on_subscribed(std::string_view user_id) {
-    auto it = users_.find(user_id);
+void hub::on_subscribed(std::string_view channel) {
+    auto it = users_.find(channel);
     if (it == users_.end()) return;
     it->second.confirmed = true;
     for (auto* s : it->second.sessions) s->subscribed();

@@ -1,6 +1,7 @@
-// The shard's index of user id → sessions. Single-threaded (one shard, one thread), so no
-// locks. Reports a user's first and last session to `subscriptions`, and fans a message
-// out to all of a user's sessions. Knows nothing of Beast or Redis.
+// The shard's index of user → sessions, keyed by the user's channel name (which names the
+// user with its issuer: see redis/channel.hpp). Single-threaded (one shard, one thread), so
+// no locks. Reports a user's first and last session to `subscriptions`, and fans a message
+// out to all of a user's sessions. Knows nothing of Beast or Redis I/O.
 #pragma once
 
 #include <boost/container/small_vector.hpp>
@@ -33,14 +34,14 @@ protected:
 /// What the hub needs of the Redis side: one subscription per user with sessions here.
 class subscriptions {
 public:
-    virtual void want(std::string_view user_id) = 0;  // first session of the user joined
-    virtual void drop(std::string_view user_id) = 0;  // last session of the user left
+    virtual void want(std::string_view channel) = 0;  // first session of the user joined
+    virtual void drop(std::string_view channel) = 0;  // last session of the user left
 
 protected:
     ~subscriptions() = default;
 };
 
-/// User id → sessions on one shard.
+/// User (by channel) → sessions on one shard.
 class hub {
 public:
     explicit hub(subscriptions& subs) : subs_(subs) {}
@@ -49,13 +50,13 @@ public:
 
     /// Adds a session. Returns true when the user's channel is already confirmed, in which
     /// case the session will get no subscribed() call for this join.
-    bool join(std::string_view user_id, session_sink* s);
+    bool join(std::string_view channel, session_sink* s);
     /// Removes a session; the user's last leave drops the subscription. Idempotent.
-    void leave(std::string_view user_id, session_sink* s);
+    void leave(std::string_view channel, session_sink* s);
 
-    /// Hands `msg` to each session of `user_id`; returns how many.
-    std::size_t publish(std::string_view user_id, const message_ptr& msg) {
-        return publish(user_id, [&](std::size_t) { return msg; });
+    /// Hands `msg` to each session of the user of `channel`; returns how many.
+    std::size_t publish(std::string_view channel, const message_ptr& msg) {
+        return publish(channel, [&](std::size_t) { return msg; });
     }
 
     /// Looks the user up once and, if it has sessions, asks `make(recipients)` for the
@@ -63,8 +64,8 @@ public:
     /// message from `make` delivers nothing. Returns the number of recipients.
     template <class Make>
     requires std::is_invocable_r_v<message_ptr, Make&, std::size_t> std::size_t publish(
-        std::string_view user_id, Make&& make) {
-        auto it = users_.find(user_id);
+        std::string_view channel, Make&& make) {
+        auto it = users_.find(channel);
         if (it == users_.end()) return 0;
         const auto& sessions = it->second.sessions;
         message_ptr msg = make(sessions.size());
@@ -74,12 +75,12 @@ public:
     }
 
     /// Redis confirmed the user's channel: tell each of the user's sessions.
-    void on_subscribed(std::string_view user_id);
+    void on_subscribed(std::string_view channel);
     /// The Redis link dropped: every user needs confirming again before new sessions open.
     void on_unsubscribed_all();
 
     /// Sessions of one user on this shard.
-    std::size_t session_count(std::string_view user_id) const;
+    std::size_t session_count(std::string_view channel) const;
 
     std::size_t users() const noexcept { return users_.size(); }
     std::size_t sessions() const noexcept { return sessions_; }

@@ -224,9 +224,10 @@ publisher::context_ptr publisher::open(const redis::redis_endpoint& ep) const {
     return c;
 }
 
-long long publisher::publish_user_notification(std::string_view user_id, std::string_view payload) {
+long long publisher::publish_user_notification(std::string_view user_id, std::string_view payload,
+                                                std::string_view issuer) {
     if (user_id.empty()) throw std::invalid_argument("empty user id");
-    const std::string channel = channel_for_user(user_id);
+    const std::string channel = channel_for_user(issuer, user_id);
     if (cluster_) return publish_cluster(channel, payload);
     if (sentinel_) return publish_sentinel(channel, payload);
 

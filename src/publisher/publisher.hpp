@@ -71,7 +71,12 @@ public:
     /// subscribers (again one per gateway shard with a session of the user). A MOVED reply
     /// re-reads the slot map and retries on the new owner, ASK retries once on the named
     /// node with ASKING, both at most a few times.
-    long long publish_user_notification(std::string_view user_id, std::string_view payload);
+    ///
+    /// `issuer`: the issuer of the user's tokens when that is not the gateway's primary
+    /// issuer (--jwt-issuer); the channel is then `ws@{issuer}:{user_id}` (redis/channel.hpp).
+    /// Empty (the default): the primary issuer's `ws:{user_id}`.
+    long long publish_user_notification(std::string_view user_id, std::string_view payload,
+                                        std::string_view issuer = {});
 
     publish_mode mode() const noexcept {
         return cluster_    ? publish_mode::cluster

@@ -1,16 +1,26 @@
 // The Redis channel naming contract, shared by the gateway and the publishing side.
 // Backends publish to `ws:{user_id}`; changing this breaks every deployed publisher.
+//
+// A user is identified by (issuer, subject), never by the subject alone: with several token
+// issuers, `bob` of one issuer and `bob` of another are different people. The primary issuer
+// (--jwt-issuer, or the only key set) keeps the seed's `ws:{user_id}`; every other issuer's
+// users live under `ws@{issuer, percent-encoded}:{user_id}`. The two forms cannot collide:
+// a primary channel has ':' as its third byte, another issuer's has '@'; and an encoded
+// issuer holds no ':', so the first ':' after `ws@` ends it. The encoding also leaves no
+// brace in the issuer part, so a channel's Redis Cluster slot depends on the user id alone,
+// with the same hash-tag rule for every issuer.
 #pragma once
 
-#include <optional>
 #include <string>
 #include <string_view>
 
 namespace wsgate {
 
 inline constexpr std::string_view channel_prefix = "ws:";
+/// Starts every channel of a user of a non-primary issuer.
+inline constexpr std::string_view issuer_channel_prefix = "ws@";
 
-/// The channel that carries notifications for `user_id`.
+/// The channel that carries notifications for `user_id` of the primary issuer.
 inline std::string channel_for_user(std::string_view user_id) {
     std::string channel;
     channel.reserve(channel_prefix.size() + user_id.size());
@@ -18,10 +28,10 @@ inline std::string channel_for_user(std::string_view user_id) {
     return channel;
 }
 
-/// The user a channel belongs to, or nothing when the channel is not one of ours.
-inline std::optional<std::string_view> user_for_channel(std::string_view channel) {
-    if (!channel.starts_with(channel_prefix)) return std::nullopt;
-    return channel.substr(channel_prefix.size());
-}
+/// The channel for `user_id` as issued by `issuer`: `ws:{user_id}` when `issuer` is empty
+/// (the primary issuer), else `ws@{issuer}:{user_id}` with the issuer percent-encoded: every
+/// byte but the RFC 3986 unreserved ones (A-Z a-z 0-9 - . _ ~) as %XX in upper-case hex,
+/// which is what Python's urllib.parse.quote(issuer, safe="") gives.
+std::string channel_for_user(std::string_view issuer, std::string_view user_id);
 
 }  // namespace wsgate

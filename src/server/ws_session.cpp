@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "auth/authorize.hpp"
+#include "redis/channel.hpp"
 #include "server/close_codes.hpp"
 #include "util/log.hpp"
 
@@ -27,14 +28,14 @@ ws_session::~ws_session() {
     if (counted_) {
         shard_metrics::add(ctx_.metrics.connections, -1);
         // close_code 0: the peer closed, reset or timed out; otherwise the code we sent.
-        log::debug("ws_closed", {{"user", user_id_}, {"close_code", close_code_}});
+        log::debug("ws_closed", {{"channel", channel_}, {"close_code", close_code_}});
     }
 }
 
 void ws_session::leave_hub() {
     if (!joined_) return;
     joined_ = false;
-    ctx_.hub.leave(user_id_, this);
+    ctx_.hub.leave(channel_, this);
     ctx_.metrics.users.store(static_cast<std::int64_t>(ctx_.hub.users()),
                              std::memory_order_relaxed);
 }
@@ -89,12 +90,15 @@ void ws_session::run(request req, result<auth::verified_token> auth, admission_t
         return;
     }
 
-    user_slot_ = ctx_.admission.try_user(auth->user_id);
+    // The user is (issuer, user id), and its channel names both: hub, Redis and the
+    // per-user limit all key on it, so equal user ids of two issuers never share anything.
+    channel_ = channel_for_user(auth->issuer, auth->user_id);
+    user_slot_ = ctx_.admission.try_user(channel_);
     if (!user_slot_.admitted()) {
         // Authorized, but the user holds too many connections: the close code tells the
         // client so (a refused handshake would show it only 1006).
         ctx_.metrics.count_close(close_cause::user_limit);
-        log::debug("user_connection_limit", {{"user", auth->user_id}});
+        log::debug("user_connection_limit", {{"channel", channel_}});
         close_code_ = close_codes::too_many_connections;
         close_reason_ = close_codes::reason_user_limit;
         phase_ = phase::accepting;
@@ -108,9 +112,8 @@ void ws_session::run(request req, result<auth::verified_token> auth, admission_t
         if (*auth->expires_at < std::chrono::system_clock::time_point::max() - leeway)
             expires_at_ = *auth->expires_at + leeway;
     }
-    user_id_ = std::move(auth->user_id);
     joined_ = true;
-    bool confirmed = ctx_.hub.join(user_id_, this);
+    bool confirmed = ctx_.hub.join(channel_, this);
     ctx_.metrics.users.store(static_cast<std::int64_t>(ctx_.hub.users()),
                              std::memory_order_relaxed);
     if (confirmed) {
@@ -148,7 +151,7 @@ void ws_session::on_subscribe_timeout(error_code ec) {
     if (ec == net::error::operation_aborted || phase_ != phase::waiting) return;
     ctx_.metrics.count_close(close_cause::subscribe_timeout);
     // Counted above; during an outage every waiting client ends here, so no warn per client.
-    log::debug("subscribe_timeout", {{"user", user_id_}});
+    log::debug("subscribe_timeout", {{"channel", channel_}});
     leave_hub();
     close_code_ = close_codes::try_again_later;
     close_reason_ = close_codes::reason_unavailable;
@@ -172,7 +175,7 @@ void ws_session::on_accept(error_code ec) {
         counted_ = true;
         shard_metrics::add(ctx_.metrics.connections, 1);
         shard_metrics::inc(ctx_.metrics.connections_total);
-        log::debug("ws_open", {{"user", user_id_}});
+        log::debug("ws_open", {{"channel", channel_}});
     }
     do_read();
     if (close_code_ != 0) return do_close();
@@ -186,7 +189,7 @@ void ws_session::tick(const sweep_time& t) {
     // Wall clock, read on every sweep: a clock step cannot stretch a token's life.
     if (t.wall >= expires_at_) {
         ctx_.metrics.count_close(close_cause::token_expired);
-        log::debug("token_expired", {{"user", user_id_}});
+        log::debug("token_expired", {{"channel", channel_}});
         return close(close_codes::policy_violation, close_codes::reason_token_expired);
     }
     const auto interval = ctx_.cfg.ping_interval;
@@ -200,7 +203,7 @@ void ws_session::tick(const sweep_time& t) {
     const auto idle = t.now - idle_since_;
     if (ping_unanswered_ && idle >= 2 * interval) {
         ctx_.metrics.count_close(close_cause::ping_timeout);
-        log::debug("ping_timeout", {{"user", user_id_}});
+        log::debug("ping_timeout", {{"channel", channel_}});
         return abandon();
     }
     if (!ping_unanswered_ && idle >= interval) send_ping();

@@ -73,7 +73,7 @@ private:
     websocket::stream<gated_socket> ws_;
     server_context& ctx_;
     std::unique_ptr<request> req_;  // held only until the upgrade is accepted
-    std::string user_id_;
+    std::string channel_;  // the user's channel: names user and issuer (redis/channel.hpp)
     admission_ticket handshake_;  // until the upgrade completes
     admission_ticket slot_;       // --max-connections
     user_ticket user_slot_;       // --max-connections-per-user

@@ -324,6 +324,22 @@ TEST(WsPublishCli, PrintsTheReceiverCount) {
     EXPECT_EQ(b.next_message(), "hello from cli");
 }
 
+TEST(WsPublishCli, IssuerPublishesToThatIssuersUser) {
+    redis_server server;
+    raw_subscriber theirs(server.port(), "ws@https%3A%2F%2Fpartner.example.net:cli");
+    raw_subscriber ours(server.port(), wsgate::channel_for_user("cli"));
+    const auto [status, output] = run_cli({"--redis-url", server.url(), "--issuer",
+                                           "https://partner.example.net", "cli", "for theirs"});
+    EXPECT_EQ(status, 0) << output;
+    EXPECT_EQ(output, "1\n");
+    EXPECT_EQ(theirs.next_message(), "for theirs");
+    // The primary issuer's user of the same id got nothing.
+    const auto [status2, output2] = run_cli({"--redis-url", server.url(), "cli", "for ours"});
+    EXPECT_EQ(status2, 0) << output2;
+    EXPECT_EQ(output2, "1\n");
+    EXPECT_EQ(ours.next_message(), "for ours");
+}
+
 TEST(WsPublishCli, DashReadsABinaryPayloadFromStdin) {
     redis_server server;
     raw_subscriber sub(server.port(), wsgate::channel_for_user("cli"));

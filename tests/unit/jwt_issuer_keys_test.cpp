@@ -46,9 +46,11 @@ boost::system::error_code error_of(const result<verified_token>& r) {
     return r ? boost::system::error_code{} : r.error();
 }
 
-// Issuer A's JWKS holds RSA key 0, issuer B's RSA key 1; both under the same kid "k1".
+// Issuer A's JWKS holds RSA key 0, issuer B's RSA key 1; both under the same kid "k1". A is
+// the primary issuer.
 jwt_options two_issuers_same_kid() {
     jwt_options o;
+    o.issuer = issuer_a;
     o.issuer_jwks_files = {{issuer_a, write_jwks({jwk_with(rsa_key(0), "k1", "RS256")})},
                            {issuer_b, write_jwks({jwk_with(rsa_key(1), "k1", "RS256")})}};
     return o;
@@ -190,6 +192,7 @@ TEST(JwtIssuerKeys, SingleConfiguredIssuerStillRequiresIt) {
 
 TEST(JwtIssuerKeysConfig, KeysWithoutAnIssuerCannotBeMixedWithIssuerKeys) {
     jwt_options o = two_issuers_same_kid();
+    o.issuer.reset();
     o.secret = secret;
     o.algorithms = {"HS256", "RS256"};
     EXPECT_EQ(construction_error(o).rfind("--jwt-issuer: required when --jwt-issuer-jwks", 0), 0u);
@@ -199,6 +202,52 @@ TEST(JwtIssuerKeysConfig, KeysWithoutAnIssuerCannotBeMixedWithIssuerKeys) {
     EXPECT_EQ(construction_error(o).rfind("--jwt-issuer: required when --jwt-issuer-jwks", 0), 0u);
     o.issuer = "https://c.example";
     EXPECT_EQ(construction_error(o), "no error");
+}
+
+TEST(JwtIssuerKeys, SameUserIdOfTwoIssuersIsTwoUsers) {
+    // The identity carries its issuer: the primary issuer's users have none (they keep the
+    // seed's channel ws:{user_id}), every other issuer's users are named by it.
+    jwt_verifier v(two_issuers_same_kid());
+    auto a = v.verify(rs256(0, claims_from(issuer_a, "bob"), "k1"), now);
+    auto b = v.verify(rs256(1, claims_from(issuer_b, "bob"), "k1"), now);
+    ASSERT_TRUE(a && b);
+    EXPECT_EQ(a->user_id, "bob");
+    EXPECT_EQ(a->issuer, "");
+    EXPECT_EQ(b->user_id, "bob");
+    EXPECT_EQ(b->issuer, issuer_b);
+    EXPECT_NE(*a, *b);
+}
+
+TEST(JwtIssuerKeys, SingleIssuerIsThePrimaryOne) {
+    // One --jwt-issuer-jwks issuer and no --jwt-issuer: its users keep ws:{user_id}.
+    jwt_options o;
+    o.issuer_jwks_files = {{issuer_b, write_jwks({jwk_with(rsa_key(1), "k1")})}};
+    jwt_verifier v(o);
+    auto b = v.verify(rs256(1, claims_from(issuer_b, "bob"), "k1"), now);
+    ASSERT_TRUE(b) << b.error().message();
+    EXPECT_EQ(b->issuer, "");
+    // And the issuer of the secret, when it is named, is the primary one.
+    jwt_options s;
+    s.secret = secret;
+    s.issuer = issuer_a;
+    auto t = jwt_verifier(s).verify(mint_token("HS256", secret, claims_from(issuer_a)), now);
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->issuer, "");
+}
+
+TEST(JwtIssuerKeysConfig, SeveralIssuersNeedAPrimaryOne) {
+    // Which issuer keeps ws:{user_id} must be said: guessing would move every user of the
+    // others onto channels their publishers do not use.
+    jwt_options o = two_issuers_same_kid();
+    o.issuer.reset();
+    EXPECT_EQ(construction_error(o).rfind(
+                  "--jwt-issuer: required when --jwt-issuer-jwks names several issuers", 0),
+              0u);
+    o.issuer = issuer_b;
+    jwt_verifier v(o);
+    auto a = v.verify(rs256(0, claims_from(issuer_a, "bob"), "k1"), now);
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->issuer, issuer_a);
 }
 
 TEST(JwtIssuerKeysConfig, ConfiguredIssuerNeedsKeys) {

@@ -110,7 +110,7 @@ TEST(JwtVerifier, AcceptsValidHs256TokenAndReportsUserAndExpiry) {
     jwt_verifier v(hs_options());
     auto r = v.verify(hs256(claims_for("alice")), now);
     ASSERT_TRUE(r) << r.error().message();
-    EXPECT_EQ(*r, (verified_token{"alice", system_clock::time_point{seconds{now_s + 3600}}}));
+    EXPECT_EQ(*r, (verified_token{"alice", "", system_clock::time_point{seconds{now_s + 3600}}}));
 }
 
 TEST(JwtVerifier, AcceptsEveryHsAlgorithmByDefault) {
