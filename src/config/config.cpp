@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "auth/jwt_verifier.hpp"
 #include "server/origin.hpp"
 #include "util/units.hpp"
 
@@ -437,7 +438,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         cfg.ping_interval = duration_flag("--ping-interval", ping_interval, true);
         cfg.handshake_timeout = duration_flag("--handshake-timeout", handshake_timeout, false);
         cfg.max_header_bytes =
-            static_cast<std::uint32_t>(bytes_flag("--max-header-bytes", max_header, 1024, 1 << 20));
+            static_cast<std::uint32_t>(bytes_flag("--max-header-bytes", max_header,
+                                                  auth::max_token_bytes + 2048, 1 << 20));
         cfg.subscribe_timeout = duration_flag("--subscribe-timeout", subscribe_timeout, false);
         cfg.redis_timeout = duration_flag("--redis-timeout", redis_timeout, false);
         cfg.redis_ping_interval = duration_flag("--redis-ping-interval", redis_ping, false);

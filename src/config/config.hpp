@@ -75,8 +75,11 @@ struct config {
 
     /// Deadline for the whole HTTP request of the upgrade (slowloris guard).
     std::chrono::milliseconds handshake_timeout{10'000};
-    /// Largest HTTP request header block accepted; bigger requests get 431.
-    std::uint32_t max_header_bytes = 8192;
+    /// Largest HTTP request header block accepted; bigger requests get 431. At least the
+    /// token limit (auth::max_token_bytes, 8 KiB) plus 2 KiB, so that every token the
+    /// verifier would take, and any a little longer, reaches it and is answered with a close
+    /// code a browser can see (1008 "invalid token"), not a 431 it sees as 1006.
+    std::uint32_t max_header_bytes = 16 * 1024;
 
     /// How long an authorized upgrade waits for Redis to confirm the user's subscription
     /// before the connection is closed with 1013 "try again later".

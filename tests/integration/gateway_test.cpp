@@ -294,6 +294,23 @@ TEST_F(Gateway, AnswersOversizedHeadersWith431) {
     EXPECT_EQ(http_get(port(), "/healthz").status, 200);
 }
 
+TEST_F(Gateway, TokensUpToTheirLimitConnectAndLongerOnesGet1008NotHttp431) {
+    // A signed token just under the 8 KiB token limit is a valid token: it must reach the
+    // verifier rather than be refused with the request as 431 (which a browser sees only as
+    // 1006), and it connects.
+    const std::string pad(5900, 'p');  // base64url: 4 bytes per 3
+    const std::string big = token_with({{"sub", "alice"}, {"exp", unix_now() + 3600}, {"pad", pad}});
+    ASSERT_GT(big.size(), 8000u);
+    ASSERT_LE(big.size(), 8192u);
+    ws_client c;
+    ASSERT_FALSE(c.connect(port(), target_for("alice", big))) << c.http_status();
+    EXPECT_EQ(publish("alice", "big token"), 1);
+    EXPECT_EQ(c.read_text(5s), std::optional<std::string>("big token"));
+    // Over the token limit: the documented answer, 1008 "invalid token".
+    expect_policy_close(target_for("alice", big + std::string(300, 'x')), "invalid token");
+    EXPECT_EQ(auth_failures("malformed"), 1);
+}
+
 TEST_F(Gateway, ReportsHealthAndReadiness) {
     const auto h = http_get(port(), "/healthz");
     EXPECT_EQ(h.status, 200);

@@ -413,6 +413,17 @@ TEST(JwtVerifier, PemKeysAreTriedInTurnAndIgnoreKid) {
     EXPECT_TRUE(v.verify(mint_token("RS256", rsa_key(1).private_pem, claims_for(), "any"), now));
 }
 
+TEST(JwtVerifier, SecretIgnoresKid) {
+    // The secret has no kid (like a PEM key), so a token's kid cannot rule it out: a kid
+    // selects among JWKS keys only (docs/protocol.md, `kid`).
+    jwt_verifier v(hs_options());
+    EXPECT_TRUE(v.verify(mint_token("HS256", secret, claims_for(), "any-kid"), now));
+    EXPECT_EQ(error_of(v.verify(mint_token("HS256", "another secret of 32 bytes.......",
+                                           claims_for(), "any-kid"),
+                                now)),
+              errc::token_bad_signature);
+}
+
 TEST(JwtVerifier, SignatureFromAnUnconfiguredKeyIsBadSignature) {
     jwt_verifier v(pem_options({&rsa_key(0)}));
     EXPECT_EQ(error_of(v.verify(mint_token("RS256", rsa_key(1).private_pem, claims_for()), now)),
