@@ -63,7 +63,25 @@ gateway::gateway(config cfg)
         ep.port(acceptors.back().local_endpoint().port());
     }
     port_ = ep.port();
-    for (std::size_t i = 0; i < shards_.size(); ++i) shards_[i]->start(std::move(acceptors[i]));
+    // The operator listener is small: one accept loop, on the first shard.
+    std::optional<tcp::acceptor> metrics_acceptor;
+    if (cfg_.metrics_listen) {
+        const auto& m = *cfg_.metrics_listen;
+        try {
+            // Without SO_REUSEPORT: a second gateway must not share, and so split, the
+            // port a scraper reads.
+            metrics_acceptor.emplace(open_acceptor(
+                shards_.front()->context(), tcp::endpoint(net::ip::make_address(m.host), m.port),
+                false));
+        } catch (const boost::system::system_error& e) {
+            throw std::runtime_error("--metrics-listen: cannot listen on " + m.host + ":" +
+                                     std::to_string(m.port) + ": " + e.code().message());
+        }
+        metrics_port_ = metrics_acceptor->local_endpoint().port();
+    }
+    for (std::size_t i = 0; i < shards_.size(); ++i)
+        shards_[i]->start(std::move(acceptors[i]),
+                          i == 0 ? std::move(metrics_acceptor) : std::nullopt);
 }
 
 gateway::~gateway() = default;
@@ -153,6 +171,9 @@ int gateway::run() {
                {"shards", static_cast<long long>(shards_.size())},
                {"redis", cfg_.redis_sentinel ? redis::redacted_url(*cfg_.redis_sentinel)
                                              : redis::redacted_url(cfg_.redis)}});
+    if (cfg_.metrics_listen)
+        log::info("metrics_listening", {{"address", cfg_.metrics_listen->host},
+                                        {"port", static_cast<long long>(metrics_port_)}});
 
     auto force_stop = [&] {
         for (auto& s : shards_) s->context().stop();

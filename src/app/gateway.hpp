@@ -61,6 +61,7 @@ private:
     // its worker never posts a result to a shard that is gone.
     std::unique_ptr<demo_publisher> demo_;
     std::uint16_t port_ = 0;
+    std::uint16_t metrics_port_ = 0;  // --metrics-listen's bound port; 0 without it
 };
 
 }  // namespace wsgate

@@ -62,13 +62,19 @@ shard::~shard() {
     // itself goes last, after every I/O object of this shard.
     stop_redis();
     if (listener_) listener_->stop();
+    if (metrics_listener_) metrics_listener_->stop();
     sweep_timer_.cancel();
     ioc_->destroy_pending_handlers();
 }
 
-void shard::start(tcp::acceptor acceptor) {
+void shard::start(tcp::acceptor acceptor, std::optional<tcp::acceptor> metrics_acceptor) {
     listener_ = std::make_shared<listener>(std::move(acceptor), ctx_);
     listener_->run();
+    if (metrics_acceptor) {
+        metrics_listener_ =
+            std::make_shared<listener>(std::move(*metrics_acceptor), ctx_, listener_role::metrics);
+        metrics_listener_->run();
+    }
     if (subscriber_) subscriber_->run();
     if (cluster_) cluster_->run();
     sweep();
@@ -99,6 +105,7 @@ void shard::begin_shutdown() {
                                  {"sessions", static_cast<long long>(hub_.sessions())}});
     ctx_.shutting_down = true;
     if (listener_) listener_->stop();
+    if (metrics_listener_) metrics_listener_->stop();
     sweep_timer_.cancel();
     // Sessions unlink themselves only when destroyed, which never happens inside
     // shutdown(): their handlers still own them.

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 
 #include "hub/hub.hpp"
 #include "redis/cluster_subscriber.hpp"
@@ -26,9 +27,10 @@ public:
 
     net::io_context& context() { return *ioc_; }
 
-    /// Starts accepting on `acceptor` (bound on this shard's context) and connecting to
-    /// Redis. Call before run().
-    void start(tcp::acceptor acceptor);
+    /// Starts accepting on `acceptor` (bound on this shard's context), and on
+    /// `metrics_acceptor` (--metrics-listen) when given, and connecting to Redis. Call
+    /// before run().
+    void start(tcp::acceptor acceptor, std::optional<tcp::acceptor> metrics_acceptor = {});
     /// Runs the event loop on the calling thread until the shard has no work left.
     void run();
     /// Stops accepting, closes every connection with 1001 and releases Redis. Shard
@@ -69,6 +71,7 @@ private:
     std::unique_ptr<redis::cluster_subscriber> cluster_;
     server_context ctx_;
     std::shared_ptr<listener> listener_;
+    std::shared_ptr<listener> metrics_listener_;  // --metrics-listen, on one shard only
     // One timer for every connection's keepalive and token expiry (see sweep()).
     net::steady_timer sweep_timer_;
 };

@@ -116,16 +116,16 @@ double rate_flag(const std::string& flag, const std::string& text) {
     return r;
 }
 
-void split_host_port(const std::string& text, config& cfg) {
+listen_address parse_listen(const std::string& flag, const std::string& text) {
     auto colon = text.rfind(':');
     if (colon == std::string::npos || colon + 1 == text.size())
-        throw bad_setting("--listen", "'" + text + "' is not HOST:PORT");
+        throw bad_setting(flag, "'" + text + "' is not HOST:PORT");
     std::string host = text.substr(0, colon);
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
         host = host.substr(1, host.size() - 2);
     boost::system::error_code ec;
     boost::asio::ip::make_address(host, ec);
-    if (ec) throw bad_setting("--listen", "'" + host + "' is not an IP address");
+    if (ec) throw bad_setting(flag, "'" + host + "' is not an IP address");
     auto port_text = text.substr(colon + 1);
     unsigned long port = 0;
     std::size_t used = 0;
@@ -135,9 +135,8 @@ void split_host_port(const std::string& text, config& cfg) {
         used = 0;
     }
     if (used != port_text.size() || port > 65535)
-        throw bad_setting("--listen", "'" + port_text + "' is not a port number");
-    cfg.listen_host = host;
-    cfg.listen_port = static_cast<std::uint16_t>(port);
+        throw bad_setting(flag, "'" + port_text + "' is not a port number");
+    return {host, static_cast<std::uint16_t>(port)};
 }
 
 // --- Redis TLS (--redis-tls-*) ---------------------------------------------------------
@@ -208,6 +207,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     app.get_formatter()->column_width(38);
 
     std::string listen = "0.0.0.0:8080";
+    std::string metrics_listen;
     std::string redis_url = "redis://127.0.0.1:6379";
     std::string jwt_secret, jwt_secret_file, jwt_jwks_file, jwt_algorithms, jwt_issuer,
         jwt_audience;
@@ -249,6 +249,9 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     };
     opt("--listen", listen, "HOST:PORT to accept WebSocket and HTTP connections on")
         ->capture_default_str();
+    opt("--metrics-listen", metrics_listen,
+        "HOST:PORT for /metrics, /healthz and /readyz only; /metrics then leaves --listen "
+        "(default: /metrics is served on --listen)");
     opt("--redis-url", redis_url,
         "redis[s]://[user:password@]host:port[/db]; cluster mode: seed nodes, comma-separated; "
         "redis+sentinel://host:port[,host:port...]/mastername[/db]: Sentinel mode")
@@ -360,7 +363,16 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     }
 
     try {
-        split_host_port(listen, cfg);
+        auto main_address = parse_listen("--listen", listen);
+        cfg.listen_host = main_address.host;
+        cfg.listen_port = main_address.port;
+        if (!metrics_listen.empty()) {
+            cfg.metrics_listen = parse_listen("--metrics-listen", metrics_listen);
+            if (cfg.metrics_listen->port != 0 && cfg.metrics_listen->port == cfg.listen_port)
+                throw bad_setting("--metrics-listen",
+                                  "must use another port than --listen (" +
+                                      std::to_string(cfg.listen_port) + ")");
+        }
 
         if (redis_mode == "single")
             cfg.redis_mode = wsgate::redis_mode::single;

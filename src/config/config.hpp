@@ -24,11 +24,22 @@ enum class invalid_utf8_policy : std::uint8_t {
 /// How the gateway talks to Redis (--redis-mode).
 enum class redis_mode { single, cluster };
 
+/// A HOST:PORT to listen on.
+struct listen_address {
+    std::string host;
+    std::uint16_t port = 0;
+};
+
 struct config {
     /// Address and port to listen on. Port 0 asks the kernel for a free port (tests); the
     /// bound port is logged in the `listening` line.
     std::string listen_host = "0.0.0.0";
     std::uint16_t listen_port = 8080;
+    /// --metrics-listen: a second address that serves only /metrics, /healthz and /readyz,
+    /// so that operators can keep the metrics off the public listener, where /metrics then
+    /// answers 404. Unset (the default): /metrics is served on --listen, as before. Its
+    /// bound port is logged as `metrics_port` in the `listening` line.
+    std::optional<listen_address> metrics_listen;
 
     /// The Redis server every shard subscribes on. Credentials never reach logs.
     redis::redis_endpoint redis;

@@ -13,8 +13,9 @@
 
 namespace wsgate {
 
-http_session::http_session(tcp::socket socket, server_context& ctx, admission_ticket handshake)
-    : stream_(std::move(socket)), ctx_(ctx), handshake_(std::move(handshake)) {
+http_session::http_session(tcp::socket socket, server_context& ctx, admission_ticket handshake,
+                           listener_role role)
+    : stream_(std::move(socket)), ctx_(ctx), handshake_(std::move(handshake)), role_(role) {
     ctx_.connections.push_back(*this);
 }
 
@@ -81,6 +82,13 @@ void http_session::handle(http::request<http::empty_body>&& req) {
                             r.kind == route_kind::demo_style || r.kind == route_kind::demo_token ||
                             r.kind == route_kind::demo_publish;
     if (demo_route && !ctx_.cfg.demo) r.kind = route_kind::not_found;  // as if never there
+    // With --metrics-listen, /metrics is served there only, and that listener serves the
+    // operator endpoints only.
+    const bool operator_route = r.kind == route_kind::healthz || r.kind == route_kind::readyz ||
+                                r.kind == route_kind::metrics;
+    if (role_ == listener_role::metrics ? !operator_route && r.kind != route_kind::bad_target
+                                        : r.kind == route_kind::metrics && ctx_.cfg.metrics_listen)
+        r.kind = route_kind::not_found;
 
     switch (r.kind) {
         case route_kind::bad_target:

@@ -17,7 +17,8 @@ class http_session final : public closable, public std::enable_shared_from_this<
 public:
     /// `handshake` is the connection's place under --max-handshakes, held until it
     /// upgrades or closes.
-    http_session(tcp::socket socket, server_context& ctx, admission_ticket handshake);
+    http_session(tcp::socket socket, server_context& ctx, admission_ticket handshake,
+                 listener_role role = listener_role::main);
     void run();
     /// Reads the request only to answer it with 429: the address is over its connect rate.
     void run_rate_limited();
@@ -39,6 +40,7 @@ private:
     std::optional<http::request_parser<http::empty_body>> parser_;
     std::optional<http::response<http::string_body>> res_;
     admission_ticket handshake_;
+    listener_role role_;
     bool head_ = false;          // the request being answered is a HEAD
     bool rate_limited_ = false;  // answer whatever comes with 429
 };

@@ -7,19 +7,20 @@
 
 namespace wsgate {
 
-tcp::acceptor open_acceptor(net::io_context& ioc, const tcp::endpoint& endpoint) {
+tcp::acceptor open_acceptor(net::io_context& ioc, const tcp::endpoint& endpoint,
+                            bool reuse_port) {
     tcp::acceptor a(ioc);
     a.open(endpoint.protocol());
     a.set_option(net::socket_base::reuse_address(true));
-    using reuse_port = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
-    a.set_option(reuse_port(true));
+    using reuse_port_option = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+    if (reuse_port) a.set_option(reuse_port_option(true));
     a.bind(endpoint);
     a.listen(net::socket_base::max_listen_connections);
     return a;
 }
 
-listener::listener(tcp::acceptor acceptor, server_context& ctx)
-    : acceptor_(std::move(acceptor)), retry_(acceptor_.get_executor()), ctx_(ctx) {}
+listener::listener(tcp::acceptor acceptor, server_context& ctx, listener_role role)
+    : acceptor_(std::move(acceptor)), retry_(acceptor_.get_executor()), ctx_(ctx), role_(role) {}
 
 void listener::run() { do_accept(); }
 
@@ -72,7 +73,7 @@ void listener::on_accept(error_code ec, tcp::socket socket) {
         return do_accept();
     }
     socket.set_option(tcp::no_delay(true), ignored);
-    std::make_shared<http_session>(std::move(socket), ctx_, std::move(handshake))->run();
+    std::make_shared<http_session>(std::move(socket), ctx_, std::move(handshake), role_)->run();
     do_accept();
 }
 

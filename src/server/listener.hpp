@@ -9,13 +9,17 @@
 
 namespace wsgate {
 
-/// Opens, binds and listens on `endpoint` with SO_REUSEPORT. Throws on failure (startup).
-tcp::acceptor open_acceptor(net::io_context& ioc, const tcp::endpoint& endpoint);
+/// Opens, binds and listens on `endpoint`, with SO_REUSEPORT when `reuse_port` (so every
+/// shard, and several gateways, can share the port). Throws on failure (startup).
+tcp::acceptor open_acceptor(net::io_context& ioc, const tcp::endpoint& endpoint,
+                            bool reuse_port = true);
 
-/// The accept loop of one shard.
+/// The accept loop of one shard, for the main listener (--listen) or the operator one
+/// (--metrics-listen).
 class listener : public std::enable_shared_from_this<listener> {
 public:
-    listener(tcp::acceptor acceptor, server_context& ctx);
+    listener(tcp::acceptor acceptor, server_context& ctx,
+             listener_role role = listener_role::main);
     void run();
     /// Stops accepting; the pending accept completes with operation_aborted.
     void stop();
@@ -27,6 +31,7 @@ private:
     tcp::acceptor acceptor_;
     net::steady_timer retry_;
     server_context& ctx_;
+    listener_role role_;
 };
 
 }  // namespace wsgate

@@ -43,6 +43,10 @@ protected:
 
 using closable_list = boost::intrusive::list<closable, boost::intrusive::constant_time_size<false>>;
 
+/// Which listener a connection came in on: the main one (--listen) serves everything; the
+/// operator one (--metrics-listen) only /metrics, /healthz and /readyz.
+enum class listener_role : std::uint8_t { main, metrics };
+
 struct server_context {
     const config& cfg;
     const auth::verifier_store& verifiers;  // the JWT keys in force: current() per upgrade

@@ -411,6 +411,62 @@ TEST_F(Gateway, DropsAnInvalidUtf8PayloadAndCountsIt) {
     EXPECT_FALSE(alice->ended());
 }
 
+// --metrics-listen: the operator endpoints on a port of their own, /metrics off --listen.
+class GatewayWithMetricsListener : public Gateway {
+protected:
+    flag_list gateway_flags() const override { return {{"--metrics-listen", "127.0.0.1:0"}}; }
+
+    std::uint16_t metrics_port() {
+        std::smatch m;
+        const std::string out = gateway().output();
+        static const std::regex line(R"( metrics_listening [^\n]*port=(\d+))");
+        if (!std::regex_search(out, m, line)) {
+            ADD_FAILURE() << "no metrics_listening line:\n" << out;
+            return 0;
+        }
+        return static_cast<std::uint16_t>(std::stoi(m[1].str()));
+    }
+};
+
+TEST_F(GatewayWithMetricsListener, ServesMetricsOnlyOnItsOwnPort) {
+    const auto mport = metrics_port();
+    ASSERT_NE(mport, 0);
+    ASSERT_NE(mport, port());
+    auto c = connect_user("alice");
+    ASSERT_TRUE(c);
+
+    const auto scrape = http_get(mport, "/metrics");
+    EXPECT_EQ(scrape.status, 200);
+    EXPECT_NE(scrape.body.find("wsgate_connections 1"), std::string::npos) << scrape.body;
+    EXPECT_EQ(http_get(mport, "/healthz").status, 200);
+    EXPECT_EQ(http_get(mport, "/readyz").status, 200);
+
+    // The public listener no longer shows the metrics, but still answers the probes and
+    // serves WebSockets.
+    EXPECT_EQ(http_get(port(), "/metrics").status, 404);
+    EXPECT_EQ(http_get(port(), "/healthz").status, 200);
+    EXPECT_EQ(readyz(), 200);
+    EXPECT_EQ(publish("alice", "still served"), 1);
+    EXPECT_EQ(c->read_text(5s), std::optional<std::string>("still served"));
+
+    // The operator listener serves nothing else: no WebSocket, no other path.
+    ws_client ws;
+    EXPECT_TRUE(ws.connect(mport, target_for("bob")));
+    EXPECT_EQ(ws.http_status(), 404);
+    EXPECT_EQ(numsub("bob"), 0);
+    EXPECT_EQ(http_get(mport, "/").status, 404);
+}
+
+TEST(GatewayMetricsListenConfig, SamePortAsListenIsRefusedNamingTheFlag) {
+    const auto [status, output] = run_to_completion(
+        WSGATE_BINARY,
+        {"--listen", "127.0.0.1:18080", "--metrics-listen", "127.0.0.1:18080", "--jwt-secret",
+         test_jwt_secret, "--redis-url", "redis://127.0.0.1:1"},
+        {}, 10s);
+    EXPECT_NE(status, 0);
+    EXPECT_NE(output.find("--metrics-listen"), std::string::npos) << output;
+}
+
 class GatewayWithBinaryFallback : public Gateway {
 protected:
     flag_list gateway_flags() const override { return {{"--invalid-utf8", "binary"}}; }
