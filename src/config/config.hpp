@@ -99,8 +99,10 @@ struct config {
     /// Redis link timing: connect and answer deadline (also for the liveness PING), the
     /// interval between liveness PINGs (sent under traffic too), and the cap on the jittered
     /// reconnect backoff. A wedged link is noticed within ping interval + timeout.
-    std::chrono::milliseconds redis_timeout{5'000};
-    std::chrono::milliseconds redis_ping_interval{10'000};
+    /// Defaults: a wedged Redis is noticed within 5 s + 3 s = 8 s, under the 10 s an
+    /// operator's health checks can be expected to wait, with room for a prober's period.
+    std::chrono::milliseconds redis_timeout{3'000};
+    std::chrono::milliseconds redis_ping_interval{5'000};
     std::chrono::milliseconds redis_backoff_max{5'000};
 
     /// rediss:// only (--redis-tls-*): the CA bundle that must sign the server's certificate

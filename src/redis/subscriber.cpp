@@ -600,12 +600,14 @@ asio::awaitable<error_code> subscriber::watchdog() {
     // so a link that still trickles bytes but lags by more than `timeout` fails the probe
     // just like a dead one. Counting any byte as liveness (as a silence-only ping would)
     // would keep such a link "up" while every message arrives late.
+    //
+    // The timer waits for the next deadline itself (the probe's send time, or its answer's
+    // deadline), not for a periodic tick, so a wedged link is noticed within ping_interval +
+    // timeout of the last answered probe, late only by the turn of the event loop that was
+    // running: the bound that /readyz documents.
     asio::steady_timer tick(ex_);
-    auto period =
-        std::min({std::chrono::milliseconds(1000), opts_.ping_interval / 4, opts_.timeout / 4});
-    if (period.count() < 10) period = std::chrono::milliseconds(10);
     for (;;) {
-        tick.expires_after(period);
+        tick.expires_at(probe_sent_ + (probe_outstanding_ ? opts_.timeout : opts_.ping_interval));
         auto [ec] = co_await tick.async_wait(use_tuple);
         if (ec) co_return ec;
         auto now = clock::now();

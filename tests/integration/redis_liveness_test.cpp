@@ -209,6 +209,35 @@ TEST_F(RedisLivenessOneShard, ProbesRunWhileMessagesFlow) {
     EXPECT_EQ(readyz(), 200);
 }
 
+// One shard with probes every 4.5 s and a 4.5 s deadline: a link that wedges right after a
+// probe was answered is the worst case for the documented bound (/readyz 503 within ping
+// interval + timeout). The watchdog must wait for its deadlines themselves: a periodic check
+// (it was one per second at these settings) overshoots by up to a period at each of them.
+class RedisLivenessBound : public RedisLiveness {
+protected:
+    flag_list liveness_flags() const override {
+        return {{"--threads", "1"},
+                {"--redis-ping-interval", "4500ms"},
+                {"--redis-timeout", "4500ms"}};
+    }
+};
+
+TEST_F(RedisLivenessBound, AWedgeRightAfterAProbeIsNoticedWithinIntervalPlusTimeout) {
+    // The moment a probe's answer is counted, wedge the link.
+    const double probes = metric("wsgate_redis_probe_round_trip_seconds_count");
+    ASSERT_TRUE(wait_until(
+        [&] { return metric("wsgate_redis_probe_round_trip_seconds_count") > probes; }, 6s, 5ms));
+    const auto start = steady::now();
+    proxy_->blackhole();
+    const auto took = time_to_not_ready(start, 14s);
+    ASSERT_TRUE(took) << "/readyz stayed 200 with a wedged link";
+    std::cout << "[ measure  ] wedge after a probe -> /readyz 503 in " << took->count() << " ms\n";
+    // 9 s at most by the promise; the margin is for this test's own polling.
+    EXPECT_LE(*took, 9s + 300ms);
+    proxy_->resume();
+    ASSERT_TRUE(wait_until([&] { return readyz() == 200; }, 10s)) << "no recovery after resume";
+}
+
 // One shard with a 1 s probe interval: while traffic flows through a link that lags by
 // 400 ms, bytes arrive at most ~400 ms apart, so a probe sent only after 1 s of silence would
 // never go out and the lag would go unnoticed.
