@@ -4,15 +4,13 @@
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <optional>
-#include <variant>
 
+#include "redis/connect.hpp"
 #include "redis/resp_reader.hpp"
 #include "redis/resp_writer.hpp"
 #include "redis/tls_context.hpp"
@@ -22,7 +20,6 @@ namespace wsgate::redis {
 
 namespace asio = boost::asio;
 using boost::system::error_code;
-using namespace asio::experimental::awaitable_operators;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
@@ -101,12 +98,7 @@ asio::awaitable<result<cluster_topology>> read_cluster_map(asio::any_io_executor
     result<cluster_topology> out = make_error_code(errc::redis_timeout);
 
     auto work = [&]() -> asio::awaitable<error_code> {
-        asio::ip::tcp::resolver resolver(ex);
-        auto [rec, results] =
-            co_await resolver.async_resolve(ep.host, std::to_string(ep.port), use_tuple);
-        if (rec) co_return rec;
-        auto [cec, peer] = co_await asio::async_connect(socket, results, use_tuple);
-        if (cec) co_return cec;
+        if (auto ec = co_await resolve_and_connect(socket, ep.host, ep.port)) co_return ec;
         error_code ignored;
         socket.set_option(asio::ip::tcp::no_delay(true), ignored);
         if (ep.tls) {
@@ -122,14 +114,8 @@ asio::awaitable<result<cluster_topology>> read_cluster_map(asio::any_io_executor
         }
         co_return out ? error_code{} : out.error();
     };
-    auto deadline = [&]() -> asio::awaitable<error_code> {
-        deadline_timer.expires_after(timeout);
-        auto [ec] = co_await deadline_timer.async_wait(use_tuple);
-        co_return ec ? ec : make_error_code(errc::redis_timeout);
-    };
-    auto r = co_await (work() || deadline());
-    if (r.index() == 1) co_return std::get<1>(r);  // the deadline passed, or stop()
-    if (auto ec = std::get<0>(r)) co_return ec;    // connect, TLS or the exchange failed
+    // The deadline passed, stop() cancelled it, or connect, TLS or the exchange failed.
+    if (auto ec = co_await with_deadline(work(), deadline_timer, timeout)) co_return ec;
     co_return out;
 }
 

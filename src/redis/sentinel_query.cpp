@@ -3,15 +3,13 @@
 #include "redis/sentinel_query.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <charconv>
-#include <variant>
 #include <vector>
 
+#include "redis/connect.hpp"
 #include "redis/resp_reader.hpp"
 #include "redis/resp_writer.hpp"
 
@@ -19,7 +17,6 @@ namespace wsgate::redis {
 
 namespace asio = boost::asio;
 using boost::system::error_code;
-using namespace asio::experimental::awaitable_operators;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
@@ -43,12 +40,8 @@ asio::awaitable<result<master_address>> query_master_address(asio::any_io_execut
     result<master_address> out = make_error_code(errc::redis_timeout);
 
     auto work = [&]() -> asio::awaitable<error_code> {
-        asio::ip::tcp::resolver resolver(ex);
-        auto [rec, results] = co_await resolver.async_resolve(
-            sentinel.host, std::to_string(sentinel.port), use_tuple);
-        if (rec) co_return rec;
-        auto [cec, peer] = co_await asio::async_connect(socket, results, use_tuple);
-        if (cec) co_return cec;
+        if (auto ec = co_await resolve_and_connect(socket, sentinel.host, sentinel.port))
+            co_return ec;
         std::string cmd;
         append_command(cmd, {"SENTINEL", "get-master-addr-by-name", master_name});
         auto [wec, wn] = co_await asio::async_write(socket, asio::buffer(cmd), use_tuple);
@@ -80,14 +73,8 @@ asio::awaitable<result<master_address>> query_master_address(asio::any_io_execut
             reader.feed(buf, n);
         }
     };
-    auto deadline = [&]() -> asio::awaitable<error_code> {
-        deadline_timer.expires_after(timeout);
-        auto [ec] = co_await deadline_timer.async_wait(use_tuple);
-        co_return ec ? ec : make_error_code(errc::redis_timeout);
-    };
-    auto r = co_await (work() || deadline());
-    if (r.index() == 1) co_return std::get<1>(r);  // the deadline passed, or it was cancelled
-    if (auto ec = std::get<0>(r)) co_return ec;
+    // The deadline passed, it was cancelled, or the exchange failed.
+    if (auto ec = co_await with_deadline(work(), deadline_timer, timeout)) co_return ec;
     co_return out;
 }
 

@@ -14,7 +14,6 @@
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
@@ -29,6 +28,7 @@
 #include <variant>
 #include <vector>
 
+#include "redis/connect.hpp"
 #include "redis/pubsub_event.hpp"
 #include "redis/resp_writer.hpp"
 #include "redis/sentinel_query.hpp"
@@ -44,26 +44,6 @@ using clock = std::chrono::steady_clock;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
-
-// Collapses the result of `a || b` where both sides yield an error_code.
-template <class... T>
-error_code first_error(const std::variant<T...>& v) {
-    return std::visit(
-        [](const auto& x) -> error_code {
-            if constexpr (std::is_same_v<std::decay_t<decltype(x)>, error_code>)
-                return x;
-            else
-                return make_error_code(errc::redis_timeout);
-        },
-        v);
-}
-
-asio::awaitable<error_code> sleep_then_timeout(asio::steady_timer& t, std::chrono::milliseconds d) {
-    t.expires_after(d);
-    auto [ec] = co_await t.async_wait(use_tuple);
-    if (ec) co_return ec;  // cancelled because the other side finished first
-    co_return make_error_code(errc::redis_timeout);
-}
 
 }  // namespace
 
@@ -377,31 +357,23 @@ asio::awaitable<void> subscriber::loop() {
 }
 
 asio::awaitable<error_code> subscriber::connect_and_serve() {
-    asio::ip::tcp::resolver resolver(ex_);
     asio::steady_timer deadline(ex_);
     if (opts_.sentinel) {
         if (auto ec = co_await resolve_master()) co_return ec;
         if (stopped_) co_return asio::error::operation_aborted;
     }
 
-    auto resolve = [&]() -> asio::awaitable<error_code> {
-        auto [ec, results] = co_await resolver.async_resolve(
-            opts_.endpoint.host, std::to_string(opts_.endpoint.port), use_tuple);
-        if (ec) co_return ec;
-        if (stopped_) co_return asio::error::operation_aborted;
-        socket_ = asio::ip::tcp::socket(ex_);
-        auto [cec, ep] = co_await asio::async_connect(socket_, results, use_tuple);
-        co_return cec;
-    };
-    if (auto ec = first_error(co_await (resolve() || sleep_then_timeout(deadline, opts_.timeout))))
+    socket_ = asio::ip::tcp::socket(ex_);
+    if (auto ec = co_await with_deadline(
+            resolve_and_connect(socket_, opts_.endpoint.host, opts_.endpoint.port), deadline,
+            opts_.timeout))
         co_return ec;
     if (stopped_) co_return asio::error::operation_aborted;
     error_code opt_ec;
     socket_.set_option(asio::ip::tcp::no_delay(true), opt_ec);
     socket_.set_option(asio::socket_base::keep_alive(true), opt_ec);
     if (tls_) {
-        if (auto ec = first_error(
-                co_await (tls_handshake() || sleep_then_timeout(deadline, opts_.timeout))))
+        if (auto ec = co_await with_deadline(tls_handshake(), deadline, opts_.timeout))
             co_return ec;
         if (stopped_) co_return asio::error::operation_aborted;
     }
@@ -410,9 +382,7 @@ asio::awaitable<error_code> subscriber::connect_and_serve() {
     last_rx_ = clock::now();
     probe_sent_ = last_rx_;
     probe_outstanding_ = false;
-    if (auto ec =
-            first_error(co_await (handshake() || sleep_then_timeout(deadline, opts_.timeout))))
-        co_return ec;
+    if (auto ec = co_await with_deadline(handshake(), deadline, opts_.timeout)) co_return ec;
 
     connected_ = true;
     const bool reconnect = ever_connected_;
@@ -694,19 +664,14 @@ asio::awaitable<error_code> subscriber::watch_one(const redis_endpoint& sentinel
     sentinel_socket_ = asio::ip::tcp::socket(ex_);
     asio::steady_timer deadline(ex_);
     auto open = [&]() -> asio::awaitable<error_code> {
-        asio::ip::tcp::resolver resolver(ex_);
-        auto [rec, results] = co_await resolver.async_resolve(
-            sentinel.host, std::to_string(sentinel.port), use_tuple);
-        if (rec) co_return rec;
-        auto [cec, peer] = co_await asio::async_connect(sentinel_socket_, results, use_tuple);
-        if (cec) co_return cec;
+        if (auto ec = co_await resolve_and_connect(sentinel_socket_, sentinel.host, sentinel.port))
+            co_return ec;
         std::string cmd;
         append_command(cmd, {"SUBSCRIBE", "+switch-master"});
         auto [wec, wn] = co_await asio::async_write(sentinel_socket_, asio::buffer(cmd), use_tuple);
         co_return wec;
     };
-    if (auto ec = first_error(co_await (open() || sleep_then_timeout(deadline, opts_.timeout))))
-        co_return ec;
+    if (auto ec = co_await with_deadline(open(), deadline, opts_.timeout)) co_return ec;
 
     auto switched = [&](const master_address& to, const char* how) {
         master_switched_ = true;
