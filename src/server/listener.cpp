@@ -2,6 +2,10 @@
 // briefly instead of spinning on EMFILE.
 #include "server/listener.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include "server/http_session.hpp"
 #include "util/log.hpp"
 
@@ -12,8 +16,13 @@ tcp::acceptor open_acceptor(net::io_context& ioc, const tcp::endpoint& endpoint,
     tcp::acceptor a(ioc);
     a.open(endpoint.protocol());
     a.set_option(net::socket_base::reuse_address(true));
-    using reuse_port_option = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
-    if (reuse_port) a.set_option(reuse_port_option(true));
+    if (reuse_port) {
+        // Asio has no public option for SO_REUSEPORT; set it on the native socket.
+        const int one = 1;
+        if (::setsockopt(a.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+            throw boost::system::system_error(errno, boost::system::system_category(),
+                                              "setsockopt(SO_REUSEPORT)");
+    }
     a.bind(endpoint);
     a.listen(net::socket_base::max_listen_connections);
     return a;
