@@ -147,7 +147,7 @@ void shard::on_subscribed(std::string_view channel) { hub_.on_subscribed(channel
 void shard::on_link_down() { hub_.on_unsubscribed_all(); }
 
 void shard::on_channels_down(const std::vector<std::string>& channels) {
-    if (!cluster_ || channels.empty()) return;
+    if (channels.empty()) return;  // only the cluster subscriber reports these
     // Only these channels lost their subscription. The hub can unconfirm all users at
     // once only, so unconfirm all and confirm again those still confirmed elsewhere; their
     // open sessions ignore the repeated subscribed(), and a session joining later sees the

@@ -23,6 +23,9 @@ namespace asio = boost::asio;
 using boost::system::error_code;
 using clock = std::chrono::steady_clock;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+// Least time between two reads of the slot map, so that a migration of many slots (one
+// sunsubscribe each) or a node that keeps answering MOVED costs one read per gap.
+constexpr std::chrono::milliseconds refresh_min_gap{100};
 
 static_assert(static_cast<std::size_t>(refresh_trigger::count_) ==
               shard_metrics::cluster_refresh_triggers.size());
@@ -125,12 +128,6 @@ void cluster_subscriber::attach(const std::string& channel, channel_entry& e, no
 void cluster_subscriber::for_each_confirmed(const std::function<void(std::string_view)>& fn) const {
     for (const auto& [name, e] : channels_)
         if (e.confirmed) fn(name);
-}
-
-std::size_t cluster_subscriber::nodes_ready() const noexcept {
-    std::size_t n = 0;
-    for (const auto& [key, nd] : nodes_) n += nd->link->ready() ? 1 : 0;
-    return n;
 }
 
 cluster_subscriber::node& cluster_subscriber::node_for(const node_address& addr) {
@@ -282,7 +279,6 @@ asio::awaitable<void> cluster_subscriber::refresh_loop() {
         const auto index = static_cast<std::size_t>(trigger);
         if (t) {
             shard_metrics::inc(metrics_.redis_cluster_refreshes_total[index]);
-            ++refreshes_;
             failures = 0;
             if (fetch_failure_reported_)
                 log::info("redis_cluster_map_read",
@@ -306,7 +302,7 @@ asio::awaitable<void> cluster_subscriber::refresh_loop() {
             std::uniform_int_distribution<std::int64_t> pick(ceiling / 2, ceiling);
             delay = std::chrono::milliseconds(pick(rng_));
         } else if (refresh_wanted_) {
-            delay = opts_.refresh_min_gap;
+            delay = refresh_min_gap;
         }
         refresh_timer_.expires_at(last_fetch + delay);
         idle_wait_ = failures == 0;
@@ -319,7 +315,7 @@ asio::awaitable<void> cluster_subscriber::refresh_loop() {
             continue;
         }
         // Woken by request_refresh(): keep the minimum gap.
-        const auto earliest = last_fetch + opts_.refresh_min_gap;
+        const auto earliest = last_fetch + refresh_min_gap;
         if (clock::now() < earliest) {
             refresh_timer_.expires_at(earliest);
             co_await refresh_timer_.async_wait(use_tuple);

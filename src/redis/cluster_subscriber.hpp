@@ -51,9 +51,6 @@ struct cluster_subscriber_options {
     subscriber_options node;
     /// Re-read the slot map this often even when nothing hinted at a change.
     std::chrono::milliseconds refresh_interval{30'000};
-    /// Least time between two reads of the slot map, so that a migration of many slots
-    /// (one sunsubscribe each) or a node that keeps answering MOVED costs a read per gap.
-    std::chrono::milliseconds refresh_min_gap{100};
 };
 
 /// Subscriptions of one shard across a Redis Cluster's masters.
@@ -80,11 +77,6 @@ public:
     /// Calls `fn(channel)` for every channel confirmed now (for the shard to re-confirm its
     /// users after on_channels_down()).
     void for_each_confirmed(const std::function<void(std::string_view)>& fn) const;
-    /// The node links open now and how many of them are ready (tests, metrics).
-    std::size_t node_count() const noexcept { return nodes_.size(); }
-    std::size_t nodes_ready() const noexcept;
-    /// Completed topology reads (tests).
-    std::uint64_t refreshes() const noexcept { return refreshes_; }
 
 private:
     struct node;
@@ -134,7 +126,6 @@ private:
     bool idle_wait_ = false;  // the loop waits for the next refresh and may be woken
     refresh_trigger next_trigger_ = refresh_trigger::startup;
     std::string prefer_;  // a node to ask first (the one that hinted at the change)
-    std::uint64_t refreshes_ = 0;
     bool ready_ = false;
     bool stopped_ = false;
     bool fetch_failure_reported_ = false;

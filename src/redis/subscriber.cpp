@@ -45,6 +45,10 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 
+// Channels per SUBSCRIBE or UNSUBSCRIBE command when (re)subscribing a large set: a few
+// tens of kilobytes per command, and the acknowledgements stream back as they come.
+constexpr std::size_t subscribe_batch = 1000;
+
 }  // namespace
 
 struct subscriber::tls_link {
@@ -149,7 +153,7 @@ void subscriber::flush() {
         unsub{opts_.sharded ? "SUNSUBSCRIBE" : "UNSUBSCRIBE"};
     // Sharded: one channel per command (pipelined), since a command's channels must share
     // a slot, and so that an error reply names exactly one channel.
-    const std::size_t batch = opts_.sharded ? 1 : opts_.batch;
+    const std::size_t batch = opts_.sharded ? 1 : subscribe_batch;
     auto emit = [&](std::vector<std::string_view>& cmd) {
         if (cmd.size() > 1) append_command(out_, cmd);
         cmd.resize(1);

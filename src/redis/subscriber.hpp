@@ -74,8 +74,6 @@ struct subscriber_options {
     /// Reconnect delays grow 100 ms, 200 ms, ... up to this cap, each with full jitter so
     /// that the shards of many gateways do not reconnect in lockstep after a Redis restart.
     std::chrono::milliseconds backoff_max{5000};
-    /// Channels per SUBSCRIBE command when resubscribing a large set.
-    std::size_t batch = 1000;
     /// CLIENT SETNAME value, so operators can find our connections in CLIENT LIST.
     std::string client_name = "wsgate";
     /// Redis Cluster: SSUBSCRIBE/SUNSUBSCRIBE, one channel per command (a command's
