@@ -77,6 +77,14 @@ void http_session::handle(http::request<http::empty_body>&& req) {
     bool get = req.method() == http::verb::get || req.method() == http::verb::head;
     head_ = req.method() == http::verb::head;
 
+    // RFC 9112 3.2: exactly one Host, which HTTP/1.0 may omit. With two, whichever a check
+    // reads (the demo's) need not be the one the client or a proxy in front acted on.
+    if (const auto hosts = req.count(http::field::host);
+        hosts > 1 || (hosts == 0 && req.version() >= 11)) {
+        ctx_.metrics.count_http_reject(http_reject::bad_request);
+        return respond(http::status::bad_request, "bad request: exactly one Host header\n");
+    }
+
     const bool demo_route = r.kind == route_kind::demo_page || r.kind == route_kind::demo_script ||
                             r.kind == route_kind::demo_style || r.kind == route_kind::demo_token ||
                             r.kind == route_kind::demo_publish;
@@ -119,6 +127,13 @@ void http_session::handle(http::request<http::empty_body>&& req) {
         res_->set(http::field::upgrade, "websocket");
         res_->set(http::field::connection, "Upgrade, close");
         return;
+    }
+    if (buffer_.size() != 0) {
+        // RFC 6455 4.1: the client sends nothing before the 101. Bytes already read past the
+        // request would be lost when the socket passes to the WebSocket; refuse them instead.
+        ctx_.metrics.count_http_reject(http_reject::bad_request);
+        return respond(http::status::bad_request,
+                       "bad request: data sent before the WebSocket handshake completed\n");
     }
     if (ctx_.shutting_down) {
         return respond(http::status::service_unavailable, "shutting down\n");

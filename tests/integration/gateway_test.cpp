@@ -339,6 +339,64 @@ TEST_F(Gateway, StaysUpAfterGarbageBytesOnARawSocket) {
     EXPECT_EQ(alice->read_text(5s), "still here");
 }
 
+// RFC 9112 3.2: one Host per request, and an HTTP/1.1 request must have it. Every route.
+TEST_F(Gateway, AnswersTwoHostHeadersOrNoneOnHttp11With400) {
+    auto answer = [&](const std::string& request) {
+        raw_connection raw;
+        EXPECT_TRUE(raw.connect(port())) << raw.error();
+        EXPECT_TRUE(raw.send(request));
+        EXPECT_TRUE(raw.wait_closed(5s)) << request;
+        return raw.received();
+    };
+    const std::string upgrade =
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
+    const std::vector<std::string> bad = {
+        "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n",
+        "GET /metrics HTTP/1.1\r\n\r\n",
+        "GET /healthz HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n",
+        "GET " + target_for("alice") + " HTTP/1.1\r\n" + upgrade + "\r\n",
+        "GET " + target_for("alice") + " HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: x\r\n" + upgrade +
+            "\r\n",
+    };
+    for (const auto& request : bad) {
+        const auto got = answer(request);
+        EXPECT_EQ(got.rfind("HTTP/1.1 400", 0), 0u) << request << "\n---\n" << got;
+    }
+    // HTTP/1.0 may omit it (HAProxy's default health check does).
+    const auto http10 = answer("GET /healthz HTTP/1.0\r\n\r\n");
+    EXPECT_EQ(http10.rfind("HTTP/1.1 200", 0), 0u) << http10;
+    const auto m = metrics();
+    EXPECT_EQ(m.at("wsgate_http_rejected_total{reason=\"bad_request\"}"), bad.size());
+    EXPECT_EQ(m.at("wsgate_connections_total"), 0);
+}
+
+// RFC 6455 4.1: a client sends nothing before the 101. Bytes that arrived with the upgrade
+// request were read with it and vanished when the socket passed to the WebSocket; such an
+// upgrade is now refused with 400 and closed, never upgraded with the bytes dropped.
+TEST_F(Gateway, RefusesAnUpgradeThatSentDataBeforeThe101) {
+    raw_connection eager;
+    ASSERT_TRUE(eager.connect(port())) << eager.error();
+    const std::string frame("\x81\x82\x00\x00\x00\x00hi", 8);  // masked text "hi", zero mask
+    ASSERT_TRUE(eager.send(upgrade_request(port(), target_for("alice")) + frame));  // one write
+    EXPECT_TRUE(eager.wait_closed(5s));
+    EXPECT_EQ(eager.received().rfind("HTTP/1.1 400", 0), 0u) << eager.received();
+    EXPECT_NE(eager.received().find("data sent before the WebSocket handshake completed"),
+              std::string::npos)
+        << eager.received();
+    auto m = metrics();
+    EXPECT_EQ(m.at("wsgate_http_rejected_total{reason=\"bad_request\"}"), 1);
+    EXPECT_EQ(m.at("wsgate_connections_total"), 0);
+
+    // The same request without the early bytes upgrades.
+    raw_connection patient;
+    ASSERT_TRUE(patient.connect(port())) << patient.error();
+    ASSERT_TRUE(patient.send(upgrade_request(port(), target_for("alice"))));
+    const auto head = patient.read_until("\r\n\r\n", 5s);
+    EXPECT_EQ(head.rfind("HTTP/1.1 101", 0), 0u) << head;
+}
+
 // --- client frames ----------------------------------------------------------------------
 
 TEST_F(Gateway, AnswersAPingWithAPong) {
