@@ -344,7 +344,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         ->capture_default_str();
     opt("--demo", demo,
         "serve the demo page at / and its token and publish endpoints to loopback clients: "
-        "true or false (not for production)")
+        "true or false (needs a loopback --listen; not for production)")
         ->capture_default_str();
     opt("--invalid-utf8", invalid_utf8, "payloads that are not UTF-8: drop (counted) or binary")
         ->capture_default_str();
@@ -475,6 +475,12 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
             cfg.demo = false;
         else
             throw bad_setting("--demo", "'" + demo + "' is not true or false");
+        // The demo endpoints mint tokens for any user: they must not be reachable from
+        // another host at all.
+        if (cfg.demo && !boost::asio::ip::make_address(cfg.listen_host).is_loopback()) {
+            const std::string why = "true needs a loopback --listen (127.0.0.1:PORT or [::1]:PORT)";
+            throw bad_setting("--demo", why + ", not '" + listen + "'");
+        }
 
         if (invalid_utf8 == "drop")
             cfg.invalid_utf8 = invalid_utf8_policy::drop;

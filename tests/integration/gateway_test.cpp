@@ -526,6 +526,9 @@ TEST(GatewayStartup, ABadSettingExitsWithAMessageNamingTheFlag) {
         {{"--jwt-public-key-file", "/nonexistent/key.pem", "--jwt-secret", ""},
          "--jwt-public-key-file"},
         {{"--log-format", "xml"}, "--log-format"},
+        // The demo endpoints mint tokens for any user: never on an address other hosts reach.
+        // (192.0.2.1, TEST-NET-1, is no address of this host: nothing is ever bound there.)
+        {{"--listen", "192.0.2.1:0", "--demo", "true"}, "--demo"},
     };
     for (const auto& [extra, flag] : cases) {
         std::vector<std::string> args = {"--listen", "127.0.0.1:0", "--jwt-secret",
