@@ -1,6 +1,7 @@
 # wsgate: the two commands of the README, and a few more for developers.
 #   make run    install missing packages, build Release, start Redis (unless WSGATE_REDIS_URL
-#               is set) and the gateway, print a demo token and URL; Ctrl-C stops everything
+#               is set) and the gateway, print the demo page URL with its key, a demo
+#               token and a URL; Ctrl-C stops everything
 #   make test   the same set-up, then every unit and integration test
 #   make test-sanitize  every test under clang ASan+UBSan (build-asan), then the data-plane
 #               tests under TSan (build-tsan)

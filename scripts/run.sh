@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # `make run`: a local gateway for trying wsgate out. Starts redis-server on a free port
 # unless WSGATE_REDIS_URL is set, starts the gateway in demo mode (the page at / for loopback
-# clients), prints the page's URL, a demo token, a connection URL and a publish command, and
-# stops what it started on Ctrl-C.
+# clients holding the access key the gateway logs), prints the page's URL with that key, a
+# demo token, a connection URL and a publish command, and stops what it started on Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD:-build}
 state=.run
+umask 077  # $state holds the JWT secret and the gateway's log, which shows the demo key
 mkdir -p "$state"
 
 pids=()
@@ -37,16 +38,22 @@ if [[ -z ${WSGATE_JWT_SECRET:-} && -z ${WSGATE_JWT_SECRET_FILE:-} && -z ${WSGATE
   fi
   export WSGATE_JWT_SECRET_FILE="$PWD/$state/jwt-secret"
 fi
+# --demo listens on loopback only (the gateway refuses anything else).
 export WSGATE_LISTEN=${WSGATE_LISTEN:-127.0.0.1:8080}
 
-"$build/wsgate" --demo true &
+# The log goes to the terminal and to $state/wsgate.log, where the page URL is read from.
+rm -f "$state/wsgate.log"
+"$build/wsgate" --demo true 2> >(tee "$state/wsgate.log" >&2) &
 gw=$!
 pids+=($gw)
-host=${WSGATE_LISTEN%:*}; [[ $host == 0.0.0.0 ]] && host=127.0.0.1
+host=${WSGATE_LISTEN%:*}
 gport=${WSGATE_LISTEN##*:}
+page=
 for _ in $(seq 100); do
   kill -0 "$gw" 2>/dev/null || { echo "wsgate: the gateway exited; see the message above" >&2; exit 1; }
-  /usr/bin/python3 - "$host" "$gport" <<'PY' && break
+  # The one log line that shows the demo access key: demo_mode ... page="http://...?key=..."
+  page=$(sed -n 's/.* demo_mode .*page="\{0,1\}\(http:[^" ]*\).*/\1/p' "$state/wsgate.log" 2>/dev/null | tail -n 1) || page=
+  [[ -n $page ]] && /usr/bin/python3 - "$host" "$gport" <<'PY' && break
 import sys, urllib.request
 try:
     urllib.request.urlopen(f"http://{sys.argv[1]}:{sys.argv[2]}/readyz", timeout=1)
@@ -55,19 +62,25 @@ except Exception:
 PY
   sleep 0.1
 done
+[[ -n $page ]] || { echo "wsgate: no demo page URL in $state/wsgate.log" >&2; exit 1; }
 
+# A demo token: minted by this gateway with a key of its own, valid an hour, here only.
 user=demo-user
-if [[ -n ${WSGATE_JWT_SECRET_FILE:-} ]]; then
-  token=$("$build/wsgate-token" --secret-file "$WSGATE_JWT_SECRET_FILE" --sub "$user" --ttl 24h)
-elif [[ -n ${WSGATE_JWT_SECRET:-} ]]; then
-  token=$("$build/wsgate-token" --secret "$WSGATE_JWT_SECRET" --sub "$user" --ttl 24h)
-fi
+token=$(/usr/bin/python3 - "$host" "$gport" "${page##*key=}" "$user" <<'PY'
+import json, sys, urllib.request
+host, port, key, user = sys.argv[1:]
+req = urllib.request.Request(f"http://{host}:{port}/demo/token?user={user}",
+                             headers={"X-Wsgate-Demo-Key": key})
+print(json.load(urllib.request.urlopen(req, timeout=2))["token"])
+PY
+) || token=
 cat <<TXT
 
 wsgate is running on ws://$host:$gport  (Ctrl-C stops it and the Redis it started)
-  page:     http://$host:$gport/   (demo mode: open it in a browser on this machine)
+  page:     $page
+            (demo mode: open it in a browser on this machine; the key changes at every start)
   user:     $user
-  token:    ${token:-<mint one with your own key>}
+  token:    ${token:-<none: see the log above>}  (a demo token: 1 hour, this gateway only)
   connect:  ws://$host:$gport/ws/v1/status/$user?token=${token:-TOKEN}
   publish:  $build/wsgate-publish --redis-url $WSGATE_REDIS_URL $user '{"status":"hello"}'
   health:   curl http://$host:$gport/readyz   metrics: curl http://$host:$gport/metrics

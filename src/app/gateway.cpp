@@ -37,13 +37,12 @@ gateway::gateway(config cfg)
         log::warn("jwt_secret_short",
                   {{"bytes", cfg_.jwt.secret.size()}, {"advice", "use at least 32 random bytes"}});
     if (cfg_.demo) {
-        log::warn("demo_mode", {{"note", "demo endpoints enabled; not for production"},
-                                {"access", "loopback clients only"}});
+        demo_ = std::make_unique<demo_mode>();
         // The publisher speaks plain redis:// only; /demo/publish answers 501 otherwise.
         // It sends PUBLISH, which no sharded subscriber hears: 501 in cluster mode too.
         // With Sentinel cfg_.redis has no host (each shard resolves the master): 501.
         if (!cfg_.redis.tls && cfg_.redis_mode == redis_mode::single && !cfg_.redis_sentinel)
-            demo_ = std::make_unique<demo_publisher>(cfg_.redis, cfg_.redis_timeout);
+            demo_->publisher = std::make_unique<demo_publisher>(cfg_.redis, cfg_.redis_timeout);
     }
     auto address = net::ip::make_address(cfg_.listen_host);
     for (std::size_t i = 0; i < cfg_.threads; ++i)
@@ -78,6 +77,14 @@ gateway::gateway(config cfg)
                                      std::to_string(m.port) + ": " + e.code().message());
         }
         metrics_port_ = metrics_acceptor->local_endpoint().port();
+    }
+    if (demo_) {
+        // The one line that shows the access key, like Jupyter's token URL: whoever reads
+        // this process's log may use the demo endpoints.
+        log::warn(
+            "demo_mode",
+            {{"note", "demo endpoints enabled; not for production"},
+             {"page", demo_page_url(cfg_.listen_host, port_, demo_->credentials.access_key())}});
     }
     for (std::size_t i = 0; i < shards_.size(); ++i)
         shards_[i]->start(std::move(acceptors[i]),

@@ -20,7 +20,7 @@
 namespace wsgate {
 
 class shard;
-class demo_publisher;
+struct demo_mode;
 
 class gateway {
 public:
@@ -57,9 +57,9 @@ private:
     origin_policy origins_;
     std::atomic<bool> stopping_{false};
     std::vector<std::unique_ptr<shard>> shards_;
-    // --demo's publisher, used by every shard; after shards_, so it is destroyed first and
-    // its worker never posts a result to a shard that is gone.
-    std::unique_ptr<demo_publisher> demo_;
+    // --demo's keys and publisher, used by every shard; after shards_, so it is destroyed
+    // first and the publisher's worker never posts a result to a shard that is gone.
+    std::unique_ptr<demo_mode> demo_;
     std::uint16_t port_ = 0;
     std::uint16_t metrics_port_ = 0;  // --metrics-listen's bound port; 0 without it
 };

@@ -33,7 +33,7 @@ redis::cluster_subscriber_options cluster_options_for(const config& cfg, std::si
 
 shard::shard(std::size_t index, const config& cfg, const auth::verifier_store& verifiers,
              metrics_registry& registry, const std::atomic<bool>& stopping, admission& admission,
-             const origin_policy& origins, demo_publisher* demo)
+             const origin_policy& origins, demo_mode* demo)
     : index_(index),
       cfg_(cfg),
       metrics_(registry.shard(index)),

@@ -22,7 +22,7 @@ class shard final : public subscriptions, public redis::subscriber_events {
 public:
     shard(std::size_t index, const config& cfg, const auth::verifier_store& verifiers,
           metrics_registry& registry, const std::atomic<bool>& stopping, admission& admission,
-          const origin_policy& origins, demo_publisher* demo = nullptr);
+          const origin_policy& origins, demo_mode* demo = nullptr);
     ~shard();
 
     net::io_context& context() { return *ioc_; }

@@ -347,8 +347,9 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         "close with 1008 when the token's exp + leeway passes: true or false")
         ->capture_default_str();
     opt("--demo", demo,
-        "serve the demo page at / and its token and publish endpoints to loopback clients: "
-        "true or false (not for production)")
+        "serve the demo page at / and its token and publish endpoints to loopback clients "
+        "holding the access key logged at start: true or false (needs a loopback --listen; "
+        "not for production)")
         ->capture_default_str();
     opt("--invalid-utf8", invalid_utf8, "payloads that are not UTF-8: drop (counted) or binary")
         ->capture_default_str();
@@ -489,6 +490,12 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
             cfg.demo = false;
         else
             throw bad_setting("--demo", "'" + demo + "' is not true or false");
+        // The demo endpoints mint tokens for any user: they must not be reachable from
+        // another host even before their access key is checked.
+        if (cfg.demo && !boost::asio::ip::make_address(cfg.listen_host).is_loopback()) {
+            const std::string why = "true needs a loopback --listen (127.0.0.1:PORT or [::1]:PORT)";
+            throw bad_setting("--demo", why + ", not '" + listen + "'");
+        }
 
         if (invalid_utf8 == "drop")
             cfg.invalid_utf8 = invalid_utf8_policy::drop;

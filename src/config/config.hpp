@@ -137,9 +137,10 @@ struct config {
     std::vector<std::string> allowed_origins;
     /// Close a connection with 1008 "token expired" once its token's exp + leeway passes.
     bool close_on_token_expiry = true;
-    /// --demo: serve the demo page at `/` and its endpoints (/demo/token mints tokens with
-    /// the secret, /demo/publish publishes) to loopback clients only. Off by default: the
-    /// endpoints hand out tokens for any user, so they have no place in production.
+    /// --demo: serve the demo page at `/` and its endpoints (/demo/token mints demo tokens,
+    /// /demo/publish publishes) to loopback clients holding the access key made at start.
+    /// Needs a loopback listen_host (refused otherwise). Off by default: the endpoints hand
+    /// out tokens for any user, so they have no place in production.
     bool demo = false;
 
     invalid_utf8_policy invalid_utf8 = invalid_utf8_policy::drop;

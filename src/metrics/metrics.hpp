@@ -28,6 +28,7 @@ enum class http_reject : std::uint8_t {
     handshake_limit,  // socket closed unanswered: --max-handshakes reached
     rate_limited,     // 429: --ip-connect-rate exceeded
     origin,           // 403: Origin not in --allowed-origins
+    demo_forbidden,   // 403: a --demo endpoint refused the caller (address, proxy, host, key)
     count_
 };
 /// Why the gateway closed a WebSocket (auth failures are counted separately, by reason).

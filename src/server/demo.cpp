@@ -1,8 +1,11 @@
-// Demo mode's access rule, token minting and worker-thread publisher. The worker is the
-// only thread that touches the publisher; results go back through the caller's executor.
+// Demo mode's access rules, its keys and tokens, and the worker-thread publisher. The worker
+// is the only thread that touches the publisher; results go back through the caller's
+// executor.
 #include "server/demo.hpp"
 
-#include <algorithm>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
 #include <boost/json/array.hpp>
@@ -11,12 +14,11 @@
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
 #include <exception>
-#include <fstream>
-#include <iterator>
 #include <stdexcept>
 #include <utility>
 
-#include "auth/jwt_verifier.hpp"
+#include "auth/authorize.hpp"
+#include "auth/base64url.hpp"
 #include "auth/token_minter.hpp"
 
 namespace wsgate {
@@ -27,18 +29,23 @@ std::string percent_encode(std::string_view text) {
     return boost::urls::encode(text, boost::urls::unreserved_chars);
 }
 
-// The secret as the verifier reads it: from the file when one is named (one line ending
-// dropped, as config does), so a rotated secret mints tokens the new verifier accepts.
-std::string current_secret(const auth::jwt_options& options) {
-    if (options.secret_file.empty()) return options.secret;
-    std::ifstream in(options.secret_file, std::ios::binary);
-    if (!in) return options.secret;
-    std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (s.ends_with("\r\n"))
-        s.resize(s.size() - 2);
-    else if (s.ends_with('\n'))
-        s.pop_back();
-    return s.empty() ? options.secret : s;
+// `bytes` random bytes from OpenSSL's CSPRNG, base64url: 43 characters for 32 bytes, safe in
+// a URL, a cookie and a header without escaping.
+std::string random_key(std::size_t bytes) {
+    std::string raw(bytes, '\0');
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(raw.size())) != 1)
+        throw std::runtime_error("--demo: the random number generator failed");
+    std::string key = auth::base64url_encode(raw);
+    OPENSSL_cleanse(raw.data(), raw.size());
+    return key;
+}
+
+auth::jwt_options demo_token_options(const std::string& secret) {
+    auth::jwt_options o;
+    o.secret = secret;
+    o.algorithms = {"HS256"};
+    o.issuer = std::string(demo_token_issuer);
+    return o;
 }
 
 }  // namespace
@@ -81,28 +88,92 @@ bool demo_request_same_host(std::string_view host, std::string_view origin) noex
     return false;
 }
 
-std::optional<std::string> mint_demo_token(const auth::jwt_options& options,
-                                           const auth::jwt_verifier& verifier,
-                                           std::string_view user_id,
-                                           std::chrono::system_clock::time_point now) {
-    if (!verifier.has_secret()) return std::nullopt;
-    const auto& algs = verifier.algorithms();
-    if (std::find(algs.begin(), algs.end(), "HS256") == algs.end()) return std::nullopt;
-    const std::string secret = current_secret(options);
-    if (secret.empty()) return std::nullopt;
+demo_credentials::demo_credentials() : demo_credentials(random_key(32), random_key(32)) {}
 
+demo_credentials::demo_credentials(std::string access_key, std::string token_secret)
+    : access_key_(std::move(access_key)),
+      token_secret_(std::move(token_secret)),
+      verifier_(demo_token_options(token_secret_)) {
+    if (token_secret_.empty()) throw std::invalid_argument("demo token secret is empty");
+}
+
+bool demo_credentials::key_matches(std::string_view candidate) const noexcept {
+    // The length is no secret (always 43); the bytes are compared in constant time.
+    return !access_key_.empty() && candidate.size() == access_key_.size() &&
+           CRYPTO_memcmp(candidate.data(), access_key_.data(), access_key_.size()) == 0;
+}
+
+std::string demo_credentials::mint(std::string_view user_id,
+                                   std::chrono::system_clock::time_point now) const {
     const auto iat = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch());
     boost::json::object claims;
-    claims[options.user_claim] = user_id;
+    claims["sub"] = user_id;
+    claims["iss"] = demo_token_issuer;
     claims["iat"] = iat.count();
     claims["exp"] = (iat + demo_token_ttl).count();
-    if (options.issuer) claims["iss"] = *options.issuer;
-    if (!options.audience.empty()) claims["aud"] = options.audience.front();
-    try {
-        return auth::mint_token("HS256", secret, claims);
-    } catch (const std::exception&) {
-        return std::nullopt;
+    return auth::mint_token("HS256", token_secret_, claims);
+}
+
+result<auth::verified_token> authorize_demo_token(result<auth::verified_token> refused,
+                                                  std::string_view client_id,
+                                                  std::string_view token,
+                                                  const demo_credentials& demo,
+                                                  std::chrono::system_clock::time_point now) {
+    if (refused || token.empty()) return refused;
+    auto verdict = auth::authorize(client_id, token, demo.verifier(), now);
+    if (verdict) return verdict;
+    // Past the signature check: the token is ours, and its own problem is the useful answer.
+    const auto ec = verdict.error();
+    if (ec == errc::token_expired || ec == errc::token_not_yet_valid ||
+        ec == errc::client_id_mismatch)
+        return verdict;
+    return refused;
+}
+
+std::string demo_key_cookie_name(std::uint16_t port) {
+    return "wsgate_demo_key_" + std::to_string(port);
+}
+
+std::string demo_key_set_cookie(std::uint16_t port, std::string_view key) {
+    std::string out = demo_key_cookie_name(port);
+    out += '=';
+    out += key;
+    out += "; HttpOnly; SameSite=Strict; Path=/";
+    return out;
+}
+
+std::string_view cookie_value(std::string_view header, std::string_view name) noexcept {
+    // RFC 6265 5.4: cookie-pairs separated by "; " (tolerating missing or extra spaces).
+    while (!header.empty()) {
+        const auto semi = header.find(';');
+        std::string_view pair = header.substr(0, semi);
+        header = semi == std::string_view::npos ? std::string_view{} : header.substr(semi + 1);
+        while (!pair.empty() && (pair.front() == ' ' || pair.front() == '\t'))
+            pair.remove_prefix(1);
+        const auto eq = pair.find('=');
+        if (eq == std::string_view::npos || pair.substr(0, eq) != name) continue;
+        std::string_view value = pair.substr(eq + 1);
+        while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
+            value.remove_suffix(1);
+        return value;
     }
+    return {};
+}
+
+std::string demo_page_url(std::string_view listen_host, std::uint16_t port, std::string_view key) {
+    std::string out = "http://";
+    if (listen_host.find(':') != std::string_view::npos) {
+        out += '[';
+        out += listen_host;
+        out += ']';
+    } else {
+        out += listen_host;
+    }
+    out += ':';
+    out += std::to_string(port);
+    out += "/?key=";
+    out += key;
+    return out;
 }
 
 std::string demo_token_json(std::string_view token) {

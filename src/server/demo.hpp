@@ -1,52 +1,114 @@
-// The back end of `wsgate --demo`: who may use the demo endpoints, the tokens /demo/token
-// mints, and the publisher behind /demo/publish. Nothing here exists unless --demo is on;
-// the page itself is in demo_page.hpp.
+// The back end of `wsgate --demo`: who may use the demo endpoints (loopback, no forwarder,
+// the access key), the demo tokens /demo/token mints and the upgrade accepts, and the
+// publisher behind /demo/publish. Nothing here exists unless --demo is on; the page itself
+// is in demo_page.hpp.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
+#include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
-#include "auth/jwt_options.hpp"
+#include "auth/jwt_verifier.hpp"
 #include "publisher/publisher.hpp"
 #include "redis/redis_url.hpp"
+#include "util/error.hpp"
 
 namespace wsgate {
 
-namespace auth {
-class jwt_verifier;
-}
-
-/// The demo endpoints' access rule: the peer is on this host (127.0.0.0/8, ::1, or an IPv4
-/// loopback address mapped into IPv6). Behind a proxy on the same host every client
-/// passes, so requests marked as forwarded are refused too (http_session), and a --demo
-/// gateway must never be exposed through one.
+/// The demo endpoints' first rule: the peer is on this host (127.0.0.0/8, ::1, or an IPv4
+/// loopback address mapped into IPv6). Behind a forwarder on the same host every client
+/// passes, so the access key (demo_credentials) is what actually keeps others out; requests
+/// marked as forwarded are refused too (demo_forwarded_headers).
 bool is_loopback_peer(const boost::asio::ip::address& peer) noexcept;
 
-/// The second half of the rule, against other web sites open in a browser on this host:
+/// Request headers that mark a request as relayed by a proxy or CDN. A demo endpoint refuses
+/// any request carrying one. Best effort only: a forwarder that adds none of them (nginx's
+/// default proxy_pass, `ssh -L`, `kubectl port-forward`) is not detected, hence the key.
+inline constexpr std::array<std::string_view, 9> demo_forwarded_headers{
+    "Forwarded",         "Via",       "X-Forwarded-For",  "X-Forwarded-Host",
+    "X-Forwarded-Proto", "X-Real-IP", "CF-Connecting-IP", "True-Client-IP",
+    "X-Client-IP"};
+
+/// The second rule, against other web sites open in a browser on this host:
 /// `host` (the Host header) must name a loopback address ("localhost", 127.0.0.0/8 or
 /// [::1], any port), which defeats DNS rebinding, and `origin` (the Origin header, empty
 /// when absent) must be empty or that same host over http or https, which stops a foreign
 /// page from publishing (a cross-site POST carries its own Origin).
 bool demo_request_same_host(std::string_view host, std::string_view origin) noexcept;
 
+/// The issuer (`iss`) of every demo token. Demo tokens are signed with a key of the demo
+/// gateway's own (demo_credentials), so no other gateway accepts them, whatever it shares.
+inline constexpr std::string_view demo_token_issuer = "wsgate-demo";
 /// Lifetime of the tokens /demo/token mints.
 inline constexpr std::chrono::seconds demo_token_ttl{3600};
+/// The request header that may carry the access key (for curl and scripts).
+inline constexpr std::string_view demo_key_header = "X-Wsgate-Demo-Key";
 
-/// An HS256 token for `user_id` that the gateway's own verifier accepts: the configured
-/// user claim, iat, exp = now + demo_token_ttl, and the configured issuer and first audience
-/// when those are required. Empty when the gateway has no shared secret or does not accept
-/// HS256. The secret file, when one is configured, is read again so a rotated secret is
-/// used at once.
-std::optional<std::string> mint_demo_token(
-    const auth::jwt_options& options, const auth::jwt_verifier& verifier, std::string_view user_id,
-    std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
+/// The third rule, and the one that holds behind any forwarder: the caller knows the access
+/// key, 32 random bytes made at start and shown once, in the page URL the gateway logs. And
+/// the tokens /demo/token hands out, signed with a second random key made at start, which
+/// only this process ever holds. Immutable after construction; any thread.
+class demo_credentials {
+public:
+    /// A fresh access key and token key from OpenSSL's RAND_bytes. Throws
+    /// std::runtime_error when the generator fails.
+    demo_credentials();
+    /// Given keys (tests). `token_secret` must not be empty.
+    demo_credentials(std::string access_key, std::string token_secret);
+
+    /// The key, base64url (43 characters for 32 bytes), for the one startup line.
+    const std::string& access_key() const noexcept { return access_key_; }
+    /// Whether `candidate` is the access key; constant time in the key's bytes.
+    bool key_matches(std::string_view candidate) const noexcept;
+
+    /// An HS256 demo token for `user_id`: sub, iat, exp = now + demo_token_ttl,
+    /// iss = demo_token_issuer.
+    std::string mint(std::string_view user_id, std::chrono::system_clock::time_point now =
+                                                   std::chrono::system_clock::now()) const;
+    /// Verifies demo tokens only: HS256 with the token key, `iss` demo_token_issuer.
+    const auth::jwt_verifier& verifier() const noexcept { return verifier_; }
+
+private:
+    std::string access_key_;
+    std::string token_secret_;
+    auth::jwt_verifier verifier_;  // after token_secret_, which it is built from
+};
+
+/// The upgrade's verdict in demo mode. `refused` is the gateway's own verdict on `token`
+/// (auth::authorize with the configured keys), already an error; the token is then checked as
+/// a demo token for `client_id`. A valid one is accepted like a real token for that user.
+/// Otherwise the demo verifier's reason wins only when it vouched for the signature
+/// (expired, not yet valid, client_id mismatch), so that a stale demo token reads "token
+/// expired" rather than "invalid token"; any other refusal stays as the gateway gave it.
+result<auth::verified_token> authorize_demo_token(result<auth::verified_token> refused,
+                                                  std::string_view client_id,
+                                                  std::string_view token,
+                                                  const demo_credentials& demo,
+                                                  std::chrono::system_clock::time_point now);
+
+/// The cookie that carries the access key for the gateway listening on `port`. A browser
+/// sends a host's cookies to every port on it, so the name carries the port: two demo
+/// gateways on one host each keep their own.
+std::string demo_key_cookie_name(std::uint16_t port);
+/// The Set-Cookie value the page is served with: the key, HttpOnly (no script reads it),
+/// SameSite=Strict (no other site's request carries it), Path=/, for the browser session.
+std::string demo_key_set_cookie(std::uint16_t port, std::string_view key);
+/// The value of the first cookie called `name` in a Cookie header value ("a=1; b=2"), or an
+/// empty view.
+std::string_view cookie_value(std::string_view cookie_header, std::string_view name) noexcept;
+
+/// The URL of the page with its key, for the one startup line that shows the key:
+/// http://HOST:PORT/?key=KEY, an IPv6 HOST in brackets.
+std::string demo_page_url(std::string_view listen_host, std::uint16_t port, std::string_view key);
 
 /// Bodies of the demo endpoints' JSON answers: {"token": ..., "expires_in": 3600},
 /// {"receivers": n} and {"error": message}.
@@ -90,6 +152,14 @@ private:
     publisher publisher_;  // worker thread only
     std::atomic<int> pending_{0};
     boost::asio::thread_pool worker_{1};  // last: joined before publisher_ goes
+};
+
+/// Everything --demo adds to a gateway, made once at start and shared by every shard.
+struct demo_mode {
+    demo_credentials credentials;
+    /// Null when the publisher cannot reach the subscribers (rediss://, --redis-mode cluster,
+    /// a redis+sentinel:// URL): /demo/publish answers 501 then.
+    std::unique_ptr<demo_publisher> publisher;
 };
 
 }  // namespace wsgate

@@ -1,6 +1,6 @@
 // The demo page's three assets as raw strings. The script builds every element it adds with
-// textContent, never innerHTML, so a payload cannot inject markup; it uses relative URLs, so
-// the page also works under a path prefix behind a proxy.
+// textContent, never innerHTML, so a payload cannot inject markup, and uses relative URLs,
+// so it works at whatever loopback address it was opened.
 #include "server/demo_page.hpp"
 
 namespace wsgate {
@@ -19,8 +19,9 @@ constexpr std::string_view html = R"HTML(<!doctype html>
 <body>
 <main>
 <h1>wsgate demo</h1>
-<p class="note">Demo mode (<code>--demo true</code>): these pages and endpoints answer loopback
-clients only and are not for production.</p>
+<p class="note">Demo mode (<code>--demo true</code>): this page and its endpoints answer loopback
+clients holding the access key the gateway logged at start, and are not for production. Tokens
+minted here open this gateway only.</p>
 
 <section>
 <h2>Connect</h2>
@@ -102,6 +103,12 @@ constexpr std::string_view js = R"JS('use strict';
   };
   let ws = null;
   let received = 0;
+
+  // The access key came in the URL the gateway logged; the page's cookie carries it from here
+  // on, so it leaves the address bar and the history.
+  if (new URLSearchParams(location.search).has('key')) {
+    history.replaceState(null, '', location.pathname);
+  }
 
   function setState(s) {
     state.textContent = s;

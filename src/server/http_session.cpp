@@ -78,10 +78,18 @@ void http_session::handle(http::request<http::empty_body>&& req) {
     bool get = req.method() == http::verb::get || req.method() == http::verb::head;
     head_ = req.method() == http::verb::head;
 
+    // RFC 9112 3.2: exactly one Host, which HTTP/1.0 may omit. With two, whichever a check
+    // reads (the demo's) need not be the one the client or a proxy in front acted on.
+    if (const auto hosts = req.count(http::field::host);
+        hosts > 1 || (hosts == 0 && req.version() >= 11)) {
+        ctx_.metrics.count_http_reject(http_reject::bad_request);
+        return respond(http::status::bad_request, "bad request: exactly one Host header\n");
+    }
+
     const bool demo_route = r.kind == route_kind::demo_page || r.kind == route_kind::demo_script ||
                             r.kind == route_kind::demo_style || r.kind == route_kind::demo_token ||
                             r.kind == route_kind::demo_publish;
-    if (demo_route && !ctx_.cfg.demo) r.kind = route_kind::not_found;  // as if never there
+    if (demo_route && !ctx_.demo) r.kind = route_kind::not_found;  // as if never there
     // With --metrics-listen, /metrics is served there only, and that listener serves the
     // operator endpoints only.
     const bool operator_route = r.kind == route_kind::healthz || r.kind == route_kind::readyz ||
@@ -128,6 +136,13 @@ void http_session::handle(http::request<http::empty_body>&& req) {
         res_->set(http::field::connection, "Upgrade, close");
         return;
     }
+    if (buffer_.size() != 0) {
+        // RFC 6455 4.1: the client sends nothing before the 101. Bytes already read past the
+        // request would be lost when the socket passes to the WebSocket; refuse them instead.
+        ctx_.metrics.count_http_reject(http_reject::bad_request);
+        return respond(http::status::bad_request,
+                       "bad request: data sent before the WebSocket handshake completed\n");
+    }
     if (ctx_.shutting_down) {
         return respond(http::status::service_unavailable, "shutting down\n");
     }
@@ -151,8 +166,12 @@ void http_session::handle(http::request<http::empty_body>&& req) {
 
     std::string_view token = r.token;
     if (token.empty()) token = bearer_token(req[http::field::authorization]);
-    auto auth = auth::authorize(r.client_id, token, *ctx_.verifiers.current(),
-                                std::chrono::system_clock::now());
+    const auto now = std::chrono::system_clock::now();
+    auto auth = auth::authorize(r.client_id, token, *ctx_.verifiers.current(), now);
+    // --demo: a token the gateway's keys refuse may be one /demo/token minted.
+    if (!auth && ctx_.demo)
+        auth =
+            authorize_demo_token(std::move(auth), r.client_id, token, ctx_.demo->credentials, now);
 
     // The WebSocket takes over the socket; this object ends when its handlers return.
     stream_.expires_never();
@@ -160,29 +179,49 @@ void http_session::handle(http::request<http::empty_body>&& req) {
     ws->run(std::move(req), std::move(auth), std::move(handshake_), std::move(slot));
 }
 
-// --demo only. The "admin-only" rule of the demo endpoints is: loopback peers, asking for a
-// loopback Host, from no Origin or their own. The page is under the same rule, since it is
-// useless without them.
+// --demo only. The "admin-only" rule of the demo endpoints: loopback peers, not relayed by a
+// proxy that says so, asking for a loopback Host, from no Origin or their own, and holding
+// the access key. The key is what holds behind a forwarder that adds no header (ssh -L,
+// nginx's default proxy_pass); the rest stops the easy cases early. The page and its assets
+// are under the same rule.
 void http_session::handle_demo(const route& r, const http::request<http::empty_body>& req) {
     constexpr std::string_view json = "application/json";
+    auto secure = [this] {
+        res_->set("X-Content-Type-Options", "nosniff");
+        res_->set("Referrer-Policy", "no-referrer");
+        res_->set(http::field::x_frame_options, "DENY");
+    };
+    auto forbid = [&](std::string_view why) {
+        ctx_.metrics.count_http_reject(http_reject::demo_forbidden);
+        respond(http::status::forbidden, demo_error_json(why), json);
+        secure();
+    };
     error_code ec;
     const auto peer = stream_.socket().remote_endpoint(ec);
     if (ec || !is_loopback_peer(peer.address()))
-        return respond(http::status::forbidden,
-                       demo_error_json("demo endpoints answer loopback clients only"), json);
+        return forbid("demo endpoints answer loopback clients only");
     // A proxy on this host makes every client a loopback peer, and the Host header is the
     // client's to choose: a request that a proxy marked as forwarded is not a local one.
-    if (req.count(http::field::forwarded) || req.count("X-Forwarded-For") ||
-        req.count("X-Real-IP") || req.count(http::field::via))
-        return respond(http::status::forbidden,
-                       demo_error_json("demo endpoints answer direct clients only, not requests "
-                                       "through a proxy"),
-                       json);
-    if (!demo_request_same_host(req[http::field::host], req[http::field::origin]))
-        return respond(http::status::forbidden,
-                       demo_error_json("demo endpoints answer requests for a loopback host from "
-                                       "the demo page only"),
-                       json);
+    for (const auto name : demo_forwarded_headers)
+        if (req.count(name))
+            return forbid(
+                "demo endpoints answer direct clients only, not requests through a proxy");
+    if (req.count(http::field::origin) > 1 ||
+        !demo_request_same_host(req[http::field::host], req[http::field::origin]))
+        return forbid("demo endpoints answer requests for a loopback host from the demo page only");
+    const auto& credentials = ctx_.demo->credentials;
+    const auto local_port = stream_.socket().local_endpoint(ec).port();
+    // From the query (the printed page URL), a header (curl) or the page's cookie.
+    bool key_ok = credentials.key_matches(r.key);
+    for (auto [it, end] = req.equal_range(demo_key_header); it != end; ++it)
+        key_ok = key_ok || credentials.key_matches(it->value());
+    const std::string cookie = demo_key_cookie_name(local_port);
+    for (auto [it, end] = req.equal_range(http::field::cookie); it != end; ++it)
+        key_ok = key_ok || credentials.key_matches(cookie_value(it->value(), cookie));
+    if (!key_ok)
+        return forbid(
+            "missing or wrong demo access key: open the page URL the gateway logged at "
+            "start (demo_mode page=...)");
     const http::verb method = req.method();
 
     const bool post = r.kind == route_kind::demo_publish;
@@ -194,15 +233,13 @@ void http_session::handle_demo(const route& r, const http::request<http::empty_b
         res_->set(http::field::allow, post ? "POST" : "GET, HEAD");
         return;
     }
-    auto secure = [this] {
-        res_->set("X-Content-Type-Options", "nosniff");
-        res_->set("Referrer-Policy", "no-referrer");
-        res_->set(http::field::x_frame_options, "DENY");
-    };
     switch (r.kind) {
         case route_kind::demo_page:
             respond(http::status::ok, std::string(demo_page_html()), "text/html; charset=utf-8");
             res_->set("Content-Security-Policy", demo_page_csp);
+            // The page's assets and fetches carry the key from here on, the page URL need not.
+            res_->set(http::field::set_cookie,
+                      demo_key_set_cookie(local_port, credentials.access_key()));
             return secure();
         case route_kind::demo_script:
             respond(http::status::ok, std::string(demo_page_script()),
@@ -220,24 +257,21 @@ void http_session::handle_demo(const route& r, const http::request<http::empty_b
         return secure();
     }
     if (r.kind == route_kind::demo_token) {
-        auto token = mint_demo_token(ctx_.cfg.jwt, *ctx_.verifiers.current(), r.user);
-        if (!token) {
-            respond(
-                http::status::not_found,
-                demo_error_json("no demo token: the gateway has no HS256 secret; paste a token"),
-                json);
-        } else {
-            respond(http::status::ok, demo_token_json(*token), json);
+        try {
+            respond(http::status::ok, demo_token_json(credentials.mint(r.user)), json);
+        } catch (const std::exception&) {  // no handler may throw; minting throws only bad_alloc
+            respond(http::status::internal_server_error, demo_error_json("no demo token"), json);
         }
         return secure();
     }
-    if (ctx_.cfg.redis.tls || !ctx_.demo) {
+    if (!ctx_.demo->publisher) {
         respond(http::status::not_implemented,
-                demo_error_json("demo publishing needs plain redis://"), json);
+                demo_error_json("demo publishing needs plain redis:// (no cluster, no Sentinel)"),
+                json);
         return secure();
     }
     // The publish runs on the demo publisher's own thread; its result comes back here.
-    const bool queued = ctx_.demo->publish(
+    const bool queued = ctx_.demo->publisher->publish(
         r.user, r.payload, stream_.get_executor(),
         [self = shared_from_this(), secure_self = secure](demo_publisher::result res) {
             if (res.receivers)

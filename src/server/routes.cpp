@@ -24,8 +24,15 @@ route parse_route(std::string_view target) {
         if (n == 5) break;
         parts[n++] = std::string(seg);
     }
+    // Demo routes: the access key may come in the query (the page URL the gateway prints).
+    auto demo_key = [&] {
+        auto params = url.params();  // percent-decoded, '+' as space
+        auto key = params.find("key");
+        if (key != params.end() && (*key).has_value) r.key = std::string((*key).value);
+    };
     if (n == 0) {
         r.kind = route_kind::demo_page;
+        demo_key();
         return r;
     }
     if (n == 2 && parts[0] == "demo") {
@@ -46,6 +53,7 @@ route parse_route(std::string_view target) {
                 (*payload).has_value)
                 r.payload = std::string((*payload).value);
         }
+        if (r.kind != route_kind::not_found) demo_key();
         return r;
     }
     if (n == 1) {

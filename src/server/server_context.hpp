@@ -16,7 +16,7 @@
 
 namespace wsgate {
 
-class demo_publisher;
+struct demo_mode;
 
 using closable_hook =
     boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
@@ -58,7 +58,7 @@ struct server_context {
     const origin_policy& origins;           // --allowed-origins
     closable_list connections{};            // this shard's live http and ws sessions
     bool shutting_down = false;
-    demo_publisher* demo = nullptr;  // --demo's publisher; null otherwise (or rediss://)
+    demo_mode* demo = nullptr;  // --demo's keys and publisher; null without --demo
 
     /// Ready to deliver: not stopping, and every shard's Redis link is up and subscribed.
     bool ready() const noexcept {

@@ -1,7 +1,7 @@
 // End-to-end test of the demo page (`wsgate --demo true`) in headless Chromium: Debian's
 // /usr/bin/chromium driven by playwright-core (no browser download). Starts its own
-// redis-server and gateways on free loopback ports, drives the page, and kills everything it
-// started by PID. Every wait is bounded; the whole run is capped at 60 s. Exit 0 = passed.
+// redis-server and gateways on free loopback ports, opens the page at the URL with the access
+// key that the gateway logs, drives it, and kills everything it started by PID. Every wait is bounded; the whole run is capped at 60 s. Exit 0 = passed.
 //
 // Environment: WSGATE_BINARY, WSGATE_PUBLISH_BINARY (default: build/), CHROMIUM
 // (/usr/bin/chromium), E2E_ARTIFACTS (default: $WSGATE_BUILD_DIR/e2e-artifacts, else
@@ -116,7 +116,8 @@ async function startRedis() {
   return { redis, url: `redis://127.0.0.1:${port}` };
 }
 
-// Starts wsgate and waits for its `listening` line (for the port) and /readyz 200.
+// Starts wsgate and waits for its `listening` line (for the port) and /readyz 200. With
+// --demo, `key` is the access key from the page URL of its `demo_mode` line.
 async function startGateway(redisUrl, extra, name) {
   const gw = start(wsgateBinary, ['--listen', '127.0.0.1:0', '--redis-url', redisUrl,
     '--jwt-secret', secret, '--threads', '2', ...extra], name);
@@ -130,7 +131,9 @@ async function startGateway(redisUrl, extra, name) {
     const res = await fetch(`${base}/readyz`).catch(() => null);
     return res && res.status === 200;
   });
-  return { gw, base };
+  const page = / demo_mode [^\n]*page="?(http:\/\/[^"\s]+)/.exec(gw.output);
+  const key = page ? new URL(page[1]).searchParams.get('key') : null;
+  return { gw, base, key, pageUrl: page && page[1] };
 }
 
 function runPublish(redisUrl, user, payload) {
@@ -184,11 +187,15 @@ async function main() {
   mkdirSync(artifacts, { recursive: true });
 
   const { url: redisUrl } = await startRedis();
-  const { base } = await startGateway(redisUrl, ['--demo', 'true'], 'wsgate --demo true');
+  const { base, key, pageUrl } = await startGateway(redisUrl, ['--demo', 'true'],
+    'wsgate --demo true');
   const { base: plainBase } = await startGateway(redisUrl, [], 'wsgate (no --demo)');
-  const { base: noHs256Base } = await startGateway(redisUrl,
+  const { base: noHs256Base, key: noHs256Key } = await startGateway(redisUrl,
     ['--demo', 'true', '--jwt-algorithms', 'HS512'], 'wsgate --demo true (no HS256)');
   log(`redis ${redisUrl}, demo gateway ${base}, plain gateway ${plainBase}`);
+  check(key && key.length === 43 && pageUrl === `${base}/?key=${key}`,
+    `the demo gateway logs its page URL with a 43-character key: ${pageUrl}`);
+  const withKey = { 'X-Wsgate-Demo-Key': key };
 
   // Without --demo the demo paths answer exactly like an unknown path.
   const unknown = await expectStatus(`${plainBase}/no-such-path`, {}, 404, 'unknown path');
@@ -197,18 +204,28 @@ async function main() {
     const body = await expectStatus(`${plainBase}${p}`, { method }, 404, `${method} ${p} without --demo`);
     check(body === unknown, `${p} without --demo answers like an unknown path`);
   }
-  // With it: the endpoints' own answers.
-  await expectStatus(`${base}/demo/token?user=`, {}, 400, 'token without a user');
-  await expectStatus(`${base}/demo/publish?user=a&payload=b`, {}, 405, 'GET on publish');
-  await expectStatus(`${base}/demo/publish?user=a&payload=${'x'.repeat(4097)}`, { method: 'POST' },
-    400, 'payload over 4 KiB');
+  // With it, but without the access key: every endpoint, the page included, says why not.
+  for (const [p, method] of [['/', 'GET'], ['/demo/app.js', 'GET'], ['/demo/app.css', 'GET'],
+    ['/demo/token?user=a', 'GET'], ['/demo/publish?user=a&payload=b', 'POST']]) {
+    const body = await expectStatus(`${base}${p}`, { method }, 403, `${method} ${p} without the key`);
+    check(body.includes('missing or wrong demo access key'), `${p} without the key: ${body}`);
+    await expectStatus(`${base}${p}`, { method, headers: { 'X-Wsgate-Demo-Key': noHs256Key } },
+      403, `${method} ${p} with another gateway's key`);
+  }
+  // With the key: the endpoints' own answers.
+  await expectStatus(`${base}/demo/token?user=`, { headers: withKey }, 400, 'token without a user');
+  await expectStatus(`${base}/demo/publish?user=a&payload=b`, { headers: withKey }, 405,
+    'GET on publish');
+  await expectStatus(`${base}/demo/publish?user=a&payload=${'x'.repeat(4097)}`,
+    { method: 'POST', headers: withKey }, 400, 'payload over 4 KiB');
   // Other sites open in a browser on this host: a foreign Origin, or a rebound DNS name.
   const publishUrl = `${base}/demo/publish?user=a&payload=b`;
-  check(await rawStatus(publishUrl, 'POST', { Origin: 'http://evil.example' }) === 403,
+  check(await rawStatus(publishUrl, 'POST', { ...withKey, Origin: 'http://evil.example' }) === 403,
     'a publish from a foreign Origin is refused');
-  check(await rawStatus(`${base}/demo/token?user=a`, 'GET', { Host: 'evil.example' }) === 403,
-    'a token request for a foreign Host is refused');
-  const pageRes = await fetch(`${base}/`);
+  check(await rawStatus(`${base}/demo/token?user=a`, 'GET', { ...withKey, Host: 'evil.example' })
+    === 403, 'a token request for a foreign Host is refused');
+  const pageRes = await fetch(pageUrl);
+  check(pageRes.status === 200, `the printed page URL opens the page: ${pageRes.status}`);
   check((pageRes.headers.get('content-security-policy') || '').includes("script-src 'self'"),
     'the page has a strict Content-Security-Policy');
   log('HTTP answers checked');
@@ -229,7 +246,18 @@ async function main() {
   });
   log('chromium launched');
 
-  await page.goto(`${base}/`, { timeout: stepMs });
+  // The page without its key is refused; with the printed URL it opens, keeps the key in an
+  // HttpOnly cookie for its own requests, and takes it out of the address bar.
+  // (In a page of its own: the browser logs the 403, and the favicon's 404, as errors.)
+  const keyless = await browser.newPage();
+  const refused = await keyless.goto(`${base}/`, { timeout: stepMs });
+  check(refused.status() === 403, `the page without the key: ${refused.status()}`);
+  await keyless.close();
+  await page.goto(pageUrl, { timeout: stepMs });
+  await page.waitForFunction(() => location.search === '', null, { timeout: stepMs });
+  check(page.url() === `${base}/`, `the key left the address bar: ${page.url()}`);
+  check(!(await page.evaluate(() => document.cookie)).includes(key),
+    'the key cookie is out of reach of scripts');
   const user = `e2e-user-${process.pid}`;
   await page.fill('#user', user);
   await page.fill('#token', '');
@@ -266,7 +294,8 @@ async function main() {
   await waitForText('#close-info', 'closed 1000');
 
   // 5. A token for another user: 1008 client_id mismatch.
-  const other = await (await fetch(`${base}/demo/token?user=someone-else`)).json();
+  const other = await (await fetch(`${base}/demo/token?user=someone-else`,
+    { headers: withKey })).json();
   await page.fill('#token', other.token);
   await page.click('#connect');
   await waitForText('#close-info', ['closed 1008', 'client_id mismatch']);
@@ -283,13 +312,17 @@ async function main() {
   log(`screenshot: ${shot}`);
   check(pageErrors.length === 0, `no page or console errors: ${pageErrors.join('; ')}`);
 
-  // 7. A gateway that cannot mint HS256 tokens: the page says so and asks for a token (the
-  // browser logs the 404 as a console error, which is expected here).
-  await page.goto(`${noHs256Base}/`, { timeout: stepMs });
+  // 7. Demo tokens need none of the gateway's own keys: a gateway that accepts HS512 only
+  // still mints them, and the page connects with one.
+  await page.goto(`${noHs256Base}/?key=${noHs256Key}`, { timeout: stepMs });
   await page.fill('#user', user);
   await page.click('#connect');
-  await waitForText('#notice', 'no demo token: the gateway has no HS256 secret; paste a token');
-  await waitForText('#state', 'idle');
+  await waitForText('#state', 'open');
+  await waitForText('#notice', 'with a demo token for this user');
+  const viaHs512Gateway = `to the HS512-only gateway ${Date.now()}`;
+  await runPublish(redisUrl, user, viaHs512Gateway);
+  await waitForText('#messages', viaHs512Gateway);
+  log('a gateway without HS256 mints demo tokens too');
 
   // The gateways exit 0 on SIGTERM; anything else (a sanitizer report, a crash) fails.
   await withTimeout(browser.close(), 5_000, 'closing the browser');

@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/json/object.hpp>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -356,6 +357,64 @@ TEST_F(Gateway, StaysUpAfterGarbageBytesOnARawSocket) {
     EXPECT_EQ(alice->read_text(5s), "still here");
 }
 
+// RFC 9112 3.2: one Host per request, and an HTTP/1.1 request must have it. Every route.
+TEST_F(Gateway, AnswersTwoHostHeadersOrNoneOnHttp11With400) {
+    auto answer = [&](const std::string& request) {
+        raw_connection raw;
+        EXPECT_TRUE(raw.connect(port())) << raw.error();
+        EXPECT_TRUE(raw.send(request));
+        EXPECT_TRUE(raw.wait_closed(5s)) << request;
+        return raw.received();
+    };
+    const std::string upgrade =
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
+    const std::vector<std::string> bad = {
+        "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n",
+        "GET /metrics HTTP/1.1\r\n\r\n",
+        "GET /healthz HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n",
+        "GET " + target_for("alice") + " HTTP/1.1\r\n" + upgrade + "\r\n",
+        "GET " + target_for("alice") + " HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: x\r\n" + upgrade +
+            "\r\n",
+    };
+    for (const auto& request : bad) {
+        const auto got = answer(request);
+        EXPECT_EQ(got.rfind("HTTP/1.1 400", 0), 0u) << request << "\n---\n" << got;
+    }
+    // HTTP/1.0 may omit it (HAProxy's default health check does).
+    const auto http10 = answer("GET /healthz HTTP/1.0\r\n\r\n");
+    EXPECT_EQ(http10.rfind("HTTP/1.1 200", 0), 0u) << http10;
+    const auto m = metrics();
+    EXPECT_EQ(m.at("wsgate_http_rejected_total{reason=\"bad_request\"}"), bad.size());
+    EXPECT_EQ(m.at("wsgate_connections_total"), 0);
+}
+
+// RFC 6455 4.1: a client sends nothing before the 101. Bytes that arrived with the upgrade
+// request were read with it and vanished when the socket passed to the WebSocket; such an
+// upgrade is now refused with 400 and closed, never upgraded with the bytes dropped.
+TEST_F(Gateway, RefusesAnUpgradeThatSentDataBeforeThe101) {
+    raw_connection eager;
+    ASSERT_TRUE(eager.connect(port())) << eager.error();
+    const std::string frame("\x81\x82\x00\x00\x00\x00hi", 8);  // masked text "hi", zero mask
+    ASSERT_TRUE(eager.send(upgrade_request(port(), target_for("alice")) + frame));  // one write
+    EXPECT_TRUE(eager.wait_closed(5s));
+    EXPECT_EQ(eager.received().rfind("HTTP/1.1 400", 0), 0u) << eager.received();
+    EXPECT_NE(eager.received().find("data sent before the WebSocket handshake completed"),
+              std::string::npos)
+        << eager.received();
+    auto m = metrics();
+    EXPECT_EQ(m.at("wsgate_http_rejected_total{reason=\"bad_request\"}"), 1);
+    EXPECT_EQ(m.at("wsgate_connections_total"), 0);
+
+    // The same request without the early bytes upgrades.
+    raw_connection patient;
+    ASSERT_TRUE(patient.connect(port())) << patient.error();
+    ASSERT_TRUE(patient.send(upgrade_request(port(), target_for("alice"))));
+    const auto head = patient.read_until("\r\n\r\n", 5s);
+    EXPECT_EQ(head.rfind("HTTP/1.1 101", 0), 0u) << head;
+}
+
 // --- client frames ----------------------------------------------------------------------
 
 TEST_F(Gateway, AnswersAPingWithAPong) {
@@ -541,6 +600,9 @@ TEST(GatewayStartup, ABadSettingExitsWithAMessageNamingTheFlag) {
         {{"--jwt-public-key-file", "/nonexistent/key.pem", "--jwt-secret", ""},
          "--jwt-public-key-file"},
         {{"--log-format", "xml"}, "--log-format"},
+        // The demo endpoints mint tokens for any user: never on an address other hosts reach.
+        // (192.0.2.1, TEST-NET-1, is no address of this host: nothing is ever bound there.)
+        {{"--listen", "192.0.2.1:0", "--demo", "true"}, "--demo"},
     };
     for (const auto& [extra, flag] : cases) {
         std::vector<std::string> args = {"--listen", "127.0.0.1:0", "--jwt-secret",
@@ -581,21 +643,192 @@ namespace {
 class GatewayDemo : public Gateway {
 protected:
     flag_list gateway_flags() const override { return {{"--demo", "true"}}; }
+
+    /// The page URL of the gateway's demo_mode line (the one line that shows the key), or
+    /// empty.
+    std::string page_url() {
+        static const std::regex line(R"(demo_mode [^\n]*page="?(http://[^"\s]+))");
+        std::smatch m;
+        const std::string out = gateway().output();
+        return std::regex_search(out, m, line) ? m[1].str() : std::string();
+    }
+    /// The access key from the page URL, or empty.
+    std::string demo_key() {
+        const auto url = page_url();
+        const auto at = url.find("?key=");
+        return at == std::string::npos ? std::string() : url.substr(at + 5);
+    }
+    header_list with_key(header_list headers = {}) {
+        headers.emplace_back("X-Wsgate-Demo-Key", demo_key());
+        return headers;
+    }
+    /// A demo token for `user` from /demo/token; empty (and a test failure) without one.
+    std::string demo_token(const std::string& user) {
+        const auto r = http_get(port(), "/demo/token?user=" + percent_encode(user), with_key());
+        EXPECT_EQ(r.status, 200) << r.body;
+        if (r.status != 200) return {};
+        static const std::regex token(R"re("token":"([^"]+)")re");
+        std::smatch m;
+        return std::regex_search(r.body, m, token) ? m[1].str() : std::string();
+    }
+    std::string demo_key_cookie() { return "wsgate_demo_key_" + std::to_string(port()); }
+    double demo_forbidden() {
+        return metric("wsgate_http_rejected_total{reason=\"demo_forbidden\"}");
+    }
 };
+
+// The gateway logs the page URL with the key exactly once, on loopback, and nowhere else.
+TEST_F(GatewayDemo, LogsThePageUrlWithItsKeyOnce) {
+    const auto url = page_url();
+    EXPECT_EQ(url, "http://127.0.0.1:" + std::to_string(port()) + "/?key=" + demo_key());
+    ASSERT_EQ(demo_key().size(), 43u) << gateway().output();
+    EXPECT_EQ(http_get(port(), "/?key=" + demo_key()).status, 200);
+    EXPECT_EQ(http_get(port(), "/demo/token?user=alice", with_key()).status, 200);
+    const auto out = gateway().output();
+    EXPECT_EQ(out.find(demo_key()), out.rfind(demo_key())) << out;
+}
+
+// Behind a forwarder that adds no header (ssh -L, nginx's default proxy_pass) every client
+// is a loopback peer asking for a loopback Host: only the key keeps them out.
+TEST_F(GatewayDemo, EveryDemoEndpointNeedsTheAccessKey) {
+    const std::vector<std::pair<std::string, std::string>> endpoints = {
+        {"GET", "/"},
+        {"GET", "/demo/app.js"},
+        {"GET", "/demo/app.css"},
+        {"GET", "/demo/token?user=alice"},
+        {"POST", "/demo/publish?user=alice&payload=hi"}};
+    const std::string key = demo_key();
+    ASSERT_FALSE(key.empty()) << gateway().output();
+    std::string wrong = key;
+    wrong.back() = wrong.back() == 'A' ? 'B' : 'A';
+    int refused = 0;
+    for (const auto& [method, target] : endpoints) {
+        for (const header_list& bad :
+             {header_list{}, header_list{{"X-Wsgate-Demo-Key", wrong}},
+              header_list{{"X-Wsgate-Demo-Key", ""}},
+              header_list{{"Cookie", demo_key_cookie() + "=" + wrong}},
+              // The right key under another port's cookie name is not this gateway's.
+              header_list{{"Cookie", "wsgate_demo_key_1=" + key}}}) {
+            const auto r = http_request(port(), method, target, bad);
+            EXPECT_EQ(r.status, 403) << method << " " << target;
+            EXPECT_NE(r.body.find("\"error\":\"missing or wrong demo access key"),
+                      std::string::npos)
+                << r.body;
+            EXPECT_EQ(r.header("Content-Type"), "application/json");
+            ++refused;
+        }
+        const auto wrong_query =
+            target + (target.find('?') == std::string::npos ? "?" : "&") + "key=" + wrong;
+        EXPECT_EQ(http_request(port(), method, wrong_query).status, 403) << wrong_query;
+        ++refused;
+
+        // The key in the header (curl), the query (the printed URL) or the page's cookie.
+        EXPECT_EQ(http_request(port(), method, target, with_key()).status, 200)
+            << method << " " << target;
+        const auto query =
+            target + (target.find('?') == std::string::npos ? "?" : "&") + "key=" + key;
+        EXPECT_EQ(http_request(port(), method, query).status, 200) << query;
+        EXPECT_EQ(http_request(port(), method, target,
+                               {{"Cookie", "a=b; " + demo_key_cookie() + "=" + key}})
+                      .status,
+                  200)
+            << method << " " << target;
+    }
+    EXPECT_EQ(demo_forbidden(), refused);
+}
+
+// The printed URL opens the page, which sets the key as a strict, script-proof cookie for
+// the requests the page makes next.
+TEST_F(GatewayDemo, ThePageSetsTheKeyCookie) {
+    const auto page = http_get(port(), "/?key=" + demo_key());
+    ASSERT_EQ(page.status, 200) << page.body;
+    const auto cookie = page.header("Set-Cookie");
+    EXPECT_EQ(cookie, demo_key_cookie() + "=" + demo_key() + "; HttpOnly; SameSite=Strict; Path=/");
+    const auto pair = cookie.substr(0, cookie.find(';'));
+    EXPECT_EQ(http_get(port(), "/demo/token?user=alice", {{"Cookie", pair}}).status, 200);
+}
+
+// A demo token is signed with a key only this process holds: it opens the user's stream on
+// this gateway (so the printed wsgate-publish command reaches it) and nowhere else, not even
+// on a gateway that shares every setting, the JWT secret included.
+TEST_F(GatewayDemo, DemoTokensOpenThisGatewayOnly) {
+    const auto token = demo_token("alice");
+    ASSERT_FALSE(token.empty());
+    const auto first_dot = token.find('.');
+    const auto claims = wsgate::auth::base64url_decode(
+        token.substr(first_dot + 1, token.find('.', first_dot + 1) - first_dot - 1));
+    ASSERT_TRUE(claims);
+    EXPECT_NE(claims->find(R"("iss":"wsgate-demo")"), std::string::npos) << *claims;
+
+    ws_client alice;
+    ASSERT_FALSE(alice.connect(port(), target_for("alice", token))) << alice.http_status();
+    ASSERT_TRUE(wait_until([&] { return numsub("alice") == 1; }, 5s, 20ms));
+    EXPECT_EQ(publish("alice", "via a demo token"), 1);
+    EXPECT_EQ(alice.read_text(5s), "via a demo token");
+    // Another user's stream: 1008, as with a real token.
+    expect_policy_close(target_for("bob", token), "client_id mismatch");
+
+    for (const flag_list& flags : {flag_list{}, flag_list{{"--demo", "true"}}}) {
+        gateway_process other(redis().url(), flags, true);  // same --jwt-secret
+        ws_client c;
+        ASSERT_FALSE(c.connect(other.port(), target_for("alice", token)));
+        const auto end = c.read_until_close(5s);
+        EXPECT_EQ(end.code, 1008) << end;
+        EXPECT_EQ(end.reason, "invalid token") << end;
+        EXPECT_EQ(other.terminate(), 0);
+    }
+}
+
+// The demo mints its own tokens, so it needs no HS256 secret of the gateway's.
+class GatewayDemoWithoutHs256 : public GatewayDemo {
+protected:
+    flag_list gateway_flags() const override {
+        return {{"--demo", "true"}, {"--jwt-algorithms", "HS512"}};
+    }
+};
+
+TEST_F(GatewayDemoWithoutHs256, StillMintsDemoTokensThatOpenTheStream) {
+    const auto token = demo_token("carol");
+    ASSERT_FALSE(token.empty());
+    auto carol = std::make_unique<ws_client>();
+    ASSERT_FALSE(carol->connect(port(), target_for("carol", token)));
+    ASSERT_TRUE(wait_until([&] { return numsub("carol") == 1; }, 5s, 20ms));
+    EXPECT_EQ(publish("carol", "hello"), 1);
+    EXPECT_EQ(carol->read_text(5s), "hello");
+    // The gateway's own tokens still work beside them.
+    auto real = std::make_unique<ws_client>();
+    boost::json::object claims{{"sub", "dave"}, {"exp", unix_now() + 600}};
+    ASSERT_FALSE(real->connect(
+        port(), target_for("dave", wsgate::auth::mint_token("HS512", test_jwt_secret, claims))));
+    EXPECT_EQ(real->http_status(), 101);
+}
 
 // Behind a proxy on the same host every client is a loopback peer and sends whatever Host it
 // likes: a request marked as forwarded never reaches the demo token or publish endpoints.
 TEST_F(GatewayDemo, RefusesDemoRequestsThatCameThroughAProxy) {
     const std::string target = "/demo/token?user=alice";
-    EXPECT_EQ(http_get(port(), target).status, 200);  // Host: 127.0.0.1:port, set by http_get
-    for (const char* header : {"X-Forwarded-For", "Forwarded", "X-Real-IP", "Via"}) {
+    EXPECT_EQ(http_get(port(), target, with_key()).status, 200);  // Host: 127.0.0.1:port
+    for (const char* header :
+         {"X-Forwarded-For", "Forwarded", "X-Real-IP", "Via", "X-Forwarded-Host",
+          "CF-Connecting-IP", "True-Client-IP", "X-Client-IP"}) {
         header_list headers;
         headers.emplace_back(header,
                              header == std::string("Forwarded") ? "for=192.0.2.7" : "192.0.2.7");
-        const auto r = http_get(port(), target, headers);
+        const auto r = http_get(port(), target, with_key(headers));
         EXPECT_EQ(r.status, 403) << header;
         EXPECT_NE(r.body.find("through a proxy"), std::string::npos) << header << ": " << r.body;
     }
+}
+
+// The demo guard read the first of two Host headers: a loopback one first and a foreign one
+// second passed it. Two are now a 400 before any route is looked at.
+TEST_F(GatewayDemo, TwoHostHeadersAreABadRequest) {
+    raw_connection raw;
+    ASSERT_TRUE(raw.connect(port())) << raw.error();
+    ASSERT_TRUE(raw.send("GET /demo/token?user=alice&key=" + demo_key() +
+                         " HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n\r\n"));
+    EXPECT_TRUE(raw.wait_closed(5s));
+    EXPECT_EQ(raw.received().rfind("HTTP/1.1 400", 0), 0u) << raw.received();
 }
 
 }  // namespace

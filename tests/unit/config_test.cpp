@@ -256,12 +256,13 @@ TEST(Config, DemoModeIsOffByDefaultAndParsesLikeABoolean) {
     ASSERT_EQ(off.out.exit_code, -1) << off.err;
     EXPECT_FALSE(off.out.cfg.demo);
 
-    auto on = parse({"--jwt-secret", "s", "--demo", "true"});
+    auto on = parse({"--jwt-secret", "s", "--listen", "127.0.0.1:8080", "--demo", "true"});
     ASSERT_EQ(on.out.exit_code, -1) << on.err;
     EXPECT_TRUE(on.out.cfg.demo);
 
     {
         scoped_env env("WSGATE_DEMO", "true");
+        scoped_env listen("WSGATE_LISTEN", "[::1]:8080");
         auto from_env = parse({"--jwt-secret", "s"});
         ASSERT_EQ(from_env.out.exit_code, -1) << from_env.err;
         EXPECT_TRUE(from_env.out.cfg.demo);
@@ -273,6 +274,29 @@ TEST(Config, DemoModeIsOffByDefaultAndParsesLikeABoolean) {
     auto bad = parse({"--jwt-secret", "s", "--demo", "yes"});
     EXPECT_EQ(bad.out.exit_code, 2);
     EXPECT_NE(bad.err.find("--demo"), std::string::npos) << bad.err;
+}
+
+// The demo endpoints mint tokens for any user: a --demo gateway listens on loopback only.
+TEST(Config, DemoModeRefusesANonLoopbackListenAddress) {
+    for (const char* listen : {"127.0.0.1:8080", "127.1.2.3:0", "[::1]:8080"}) {
+        auto ok = parse({"--jwt-secret", "s", "--listen", listen, "--demo", "true"});
+        EXPECT_EQ(ok.out.exit_code, -1) << listen << ": " << ok.err;
+    }
+    // The default --listen is 0.0.0.0:8080, so --demo alone is refused too.
+    auto by_default = parse({"--jwt-secret", "s", "--demo", "true"});
+    EXPECT_EQ(by_default.out.exit_code, 2);
+    EXPECT_NE(by_default.err.find("wsgate: --demo: true needs a loopback --listen"),
+              std::string::npos)
+        << by_default.err;
+    for (const char* listen : {"0.0.0.0:8080", "[::]:8080", "10.0.0.1:8080", "192.168.1.5:80",
+                               "[::ffff:127.0.0.1]:8080", "[2001:db8::1]:8080"}) {
+        auto refused = parse({"--jwt-secret", "s", "--listen", listen, "--demo", "true"});
+        EXPECT_EQ(refused.out.exit_code, 2) << listen;
+        EXPECT_NE(refused.err.find("--listen"), std::string::npos) << refused.err;
+        EXPECT_NE(refused.err.find(listen), std::string::npos) << refused.err;
+    }
+    // Without --demo any address is fine.
+    EXPECT_EQ(parse({"--jwt-secret", "s", "--listen", "0.0.0.0:8080"}).out.exit_code, -1);
 }
 
 TEST(Config, RedisClusterModeTakesSeedNodes) {

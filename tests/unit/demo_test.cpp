@@ -1,20 +1,22 @@
-// Demo mode's back end without I/O: the loopback rule, the tokens /demo/token mints (checked
-// with the gateway's own verifier), the publisher's URL and the JSON answers.
+// Demo mode's back end without I/O: the access rules and key, the demo tokens (which only
+// the demo verifier accepts) and the upgrade's fallback to them, the publisher's URL and the
+// JSON answers.
 #include "server/demo.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
-#include <fstream>
 
+#include "auth/authorize.hpp"
 #include "auth/jwt_verifier.hpp"
+#include "auth/token_minter.hpp"
 #include "auth_test_keys.hpp"
 
 namespace {
 
 using boost::asio::ip::make_address;
 using wsgate::is_loopback_peer;
-using wsgate::mint_demo_token;
 
 constexpr std::string_view secret = "0123456789abcdef0123456789abcdef";
 
@@ -26,64 +28,148 @@ TEST(DemoAccess, OnlyLoopbackPeers) {
         EXPECT_FALSE(is_loopback_peer(make_address(a))) << a;
 }
 
-TEST(DemoToken, VerifiesWithTheGatewaysOwnVerifierForThatUserOnly) {
-    wsgate::auth::jwt_options opts;
-    opts.secret = std::string(secret);
-    wsgate::auth::jwt_verifier verifier(opts);
+TEST(DemoToken, VerifiesWithTheDemoVerifierForThatUserOnly) {
+    const wsgate::demo_credentials demo("key", std::string(secret));
     const auto now = std::chrono::system_clock::now();
-    auto token = mint_demo_token(opts, verifier, "alice/with spaces", now);
-    ASSERT_TRUE(token);
-    auto v = verifier.verify(*token, now);
+    const auto token = demo.mint("alice/with spaces", now);
+    auto v = demo.verifier().verify(token, now);
     ASSERT_TRUE(v.has_value()) << v.error().message();
     EXPECT_EQ(v->user_id, "alice/with spaces");
     ASSERT_TRUE(v->expires_at);
     EXPECT_NEAR(std::chrono::duration<double>(*v->expires_at - now).count(), 3600, 2);
     // Expired an hour later (beyond the 30 s leeway).
-    EXPECT_FALSE(verifier.verify(*token, now + wsgate::demo_token_ttl + std::chrono::minutes(1))
-                     .has_value());
+    EXPECT_EQ(demo.verifier()
+                  .verify(token, now + wsgate::demo_token_ttl + std::chrono::minutes(1))
+                  .error(),
+              wsgate::errc::token_expired);
 }
 
-TEST(DemoToken, CarriesTheRequiredIssuerAudienceAndUserClaim) {
-    wsgate::auth::jwt_options opts;
-    opts.secret = std::string(secret);
-    opts.issuer = "https://issuer.example";
-    opts.audience = {"wsgate", "other"};
-    opts.user_claim = "uid";
-    wsgate::auth::jwt_verifier verifier(opts);
+// The point of demo tokens: no gateway but the one that minted them accepts them, whatever
+// keys the gateways share, since the key that signs them is made at start and never leaves.
+TEST(DemoToken, NoOtherVerifierAcceptsThem) {
+    const wsgate::demo_credentials demo;  // random keys, as the gateway makes them
+    const wsgate::demo_credentials other;
     const auto now = std::chrono::system_clock::now();
-    auto token = mint_demo_token(opts, verifier, "bob", now);
-    ASSERT_TRUE(token);
-    auto v = verifier.verify(*token, now);
-    ASSERT_TRUE(v.has_value()) << v.error().message();
-    EXPECT_EQ(v->user_id, "bob");
-}
+    const auto token = demo.mint("alice", now);
+    ASSERT_TRUE(demo.verifier().verify(token, now).has_value());
+    EXPECT_FALSE(other.verifier().verify(token, now).has_value()) << "another demo gateway";
 
-TEST(DemoToken, ReadsARotatedSecretFile) {
-    const auto path =
-        wsgate::auth::test::write_temp_file("demo-secret", "first-secret-0123456789abcdef0123\n");
-    wsgate::auth::jwt_options opts;
-    opts.secret = "first-secret-0123456789abcdef0123";
-    opts.secret_file = path;
-    std::ofstream(path, std::ios::trunc) << "second-secret-0123456789abcdef012\n";
-    wsgate::auth::jwt_verifier rotated(opts);  // reads the file, as a reload would
-    const auto now = std::chrono::system_clock::now();
-    auto token = mint_demo_token(opts, rotated, "carol", now);
-    ASSERT_TRUE(token);
-    EXPECT_TRUE(rotated.verify(*token, now).has_value());
-}
-
-TEST(DemoToken, NoneWithoutAnHs256Secret) {
-    wsgate::auth::jwt_options hs512_only;
-    hs512_only.secret = std::string(secret);
-    hs512_only.algorithms = {"HS512"};
-    wsgate::auth::jwt_verifier v1(hs512_only);
-    EXPECT_FALSE(mint_demo_token(hs512_only, v1, "alice"));
-
+    wsgate::auth::jwt_options real;  // a production gateway, HS256 with its own secret
+    real.secret = std::string(secret);
+    EXPECT_EQ(wsgate::auth::jwt_verifier(real).verify(token, now).error(),
+              wsgate::errc::token_bad_signature);
     wsgate::auth::jwt_options keys_only;
     keys_only.public_key_files = {wsgate::auth::test::write_temp_file(
         "demo-ed25519.pem", wsgate::auth::test::ed25519_key().public_pem)};
-    wsgate::auth::jwt_verifier v2(keys_only);
-    EXPECT_FALSE(mint_demo_token(keys_only, v2, "alice"));
+    EXPECT_FALSE(wsgate::auth::jwt_verifier(keys_only).verify(token, now).has_value());
+}
+
+// ...and the demo verifier accepts nothing else: not a token of the gateway's real secret,
+// not one signed with the demo key that lacks the demo issuer.
+TEST(DemoToken, TheDemoVerifierAcceptsDemoTokensOnly) {
+    const wsgate::demo_credentials demo("key", std::string(secret));
+    const auto now = std::chrono::system_clock::now();
+    const auto iat = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch());
+    boost::json::object claims{{"sub", "alice"}, {"iat", iat.count()}, {"exp", iat.count() + 60}};
+    EXPECT_EQ(
+        demo.verifier().verify(wsgate::auth::mint_token("HS256", secret, claims), now).error(),
+        wsgate::errc::token_bad_issuer);
+    claims["iss"] = wsgate::demo_token_issuer;
+    EXPECT_EQ(
+        demo.verifier()
+            .verify(wsgate::auth::mint_token("HS256", "another-secret-0123456789abcdef0", claims),
+                    now)
+            .error(),
+        wsgate::errc::token_bad_signature);
+    EXPECT_FALSE(
+        demo.verifier().verify(wsgate::auth::mint_token("HS512", secret, claims), now).has_value());
+    EXPECT_TRUE(
+        demo.verifier().verify(wsgate::auth::mint_token("HS256", secret, claims), now).has_value());
+}
+
+TEST(DemoAccessKey, RandomPerProcessAndComparedExactly) {
+    const wsgate::demo_credentials a, b;
+    EXPECT_EQ(a.access_key().size(), 43u);  // 32 bytes, base64url without padding
+    EXPECT_EQ(a.access_key().find_first_not_of(
+                  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+              std::string::npos);
+    EXPECT_NE(a.access_key(), b.access_key());
+    EXPECT_TRUE(a.key_matches(a.access_key()));
+    EXPECT_FALSE(a.key_matches(b.access_key()));
+    EXPECT_FALSE(a.key_matches(""));
+    EXPECT_FALSE(a.key_matches(a.access_key().substr(0, 42)));
+    EXPECT_FALSE(a.key_matches(a.access_key() + "x"));
+    std::string flipped = a.access_key();
+    flipped.back() = flipped.back() == 'A' ? 'B' : 'A';
+    EXPECT_FALSE(a.key_matches(flipped));
+    EXPECT_FALSE(wsgate::demo_credentials("", std::string(secret)).key_matches(""));
+}
+
+// The upgrade path: the gateway's verdict first, then the token as a demo token.
+TEST(DemoAuthorize, ADemoTokenOpensItsUsersStreamLikeARealOne) {
+    using wsgate::authorize_demo_token;
+    using wsgate::auth::authorize;
+    const wsgate::demo_credentials demo;
+    wsgate::auth::jwt_options real_options;
+    real_options.secret = std::string(secret);
+    const wsgate::auth::jwt_verifier real(real_options);
+    const auto now = std::chrono::system_clock::now();
+    auto decide = [&](std::string_view client_id, std::string_view token) {
+        return authorize_demo_token(authorize(client_id, token, real, now), client_id, token, demo,
+                                    now);
+    };
+
+    const auto demo_token = demo.mint("alice", now);
+    auto ok = decide("alice", demo_token);
+    ASSERT_TRUE(ok.has_value()) << ok.error().message();
+    EXPECT_EQ(ok->user_id, "alice");
+    // A real token is decided by the gateway alone.
+    const auto real_token = wsgate::auth::mint_hs256(secret, "alice", std::chrono::hours(1), now);
+    EXPECT_TRUE(decide("alice", real_token).has_value());
+    EXPECT_EQ(decide("bob", real_token).error(), wsgate::errc::client_id_mismatch);
+    // A demo token's own problem, once its signature is good, is the useful answer.
+    EXPECT_EQ(decide("bob", demo_token).error(), wsgate::errc::client_id_mismatch);
+    EXPECT_EQ(
+        authorize_demo_token(authorize("alice", demo_token, real, now + std::chrono::hours(2)),
+                             "alice", demo_token, demo, now + std::chrono::hours(2))
+            .error(),
+        wsgate::errc::token_expired);
+    // Anything else keeps the gateway's reason.
+    EXPECT_EQ(decide("alice", "").error(), wsgate::errc::token_missing);
+    EXPECT_EQ(decide("alice", "not.a.jwt").error(), wsgate::errc::token_malformed);
+    const wsgate::demo_credentials other;
+    EXPECT_EQ(decide("alice", other.mint("alice", now)).error(), wsgate::errc::token_bad_signature);
+}
+
+TEST(DemoAccessKey, Cookie) {
+    EXPECT_EQ(wsgate::demo_key_cookie_name(8080), "wsgate_demo_key_8080");
+    EXPECT_EQ(wsgate::demo_key_set_cookie(8080, "abc"),
+              "wsgate_demo_key_8080=abc; HttpOnly; SameSite=Strict; Path=/");
+    using wsgate::cookie_value;
+    EXPECT_EQ(cookie_value("wsgate_demo_key_8080=abc", "wsgate_demo_key_8080"), "abc");
+    EXPECT_EQ(cookie_value("a=1; wsgate_demo_key_8080=abc; b=2", "wsgate_demo_key_8080"), "abc");
+    EXPECT_EQ(cookie_value("a=1;wsgate_demo_key_8080=abc ", "wsgate_demo_key_8080"), "abc");
+    EXPECT_EQ(
+        cookie_value("wsgate_demo_key_9090=x; wsgate_demo_key_8080=y", "wsgate_demo_key_8080"),
+        "y");
+    EXPECT_EQ(cookie_value("xwsgate_demo_key_8080=abc", "wsgate_demo_key_8080"), "");
+    EXPECT_EQ(cookie_value("wsgate_demo_key_80800=abc", "wsgate_demo_key_8080"), "");
+    EXPECT_EQ(cookie_value("wsgate_demo_key_8080", "wsgate_demo_key_8080"), "");
+    EXPECT_EQ(cookie_value("", "wsgate_demo_key_8080"), "");
+}
+
+TEST(DemoAccessKey, PageUrl) {
+    EXPECT_EQ(wsgate::demo_page_url("127.0.0.1", 8080, "k-_1"), "http://127.0.0.1:8080/?key=k-_1");
+    EXPECT_EQ(wsgate::demo_page_url("::1", 9, "k"), "http://[::1]:9/?key=k");
+}
+
+TEST(DemoAccess, ForwardedHeadersIncludeCdnAndHostHeaders) {
+    for (std::string_view h : {"Forwarded", "Via", "X-Forwarded-For", "X-Forwarded-Host",
+                               "X-Real-IP", "CF-Connecting-IP", "True-Client-IP", "X-Client-IP"})
+        EXPECT_NE(std::find(wsgate::demo_forwarded_headers.begin(),
+                            wsgate::demo_forwarded_headers.end(), h),
+                  wsgate::demo_forwarded_headers.end())
+            << h;
 }
 
 TEST(DemoPublisherUrl, RoundTripsThroughTheUrlParser) {

@@ -78,9 +78,19 @@ TEST(Routes, DemoParametersArePercentDecodedAndOnlyWhereTheyBelong) {
     EXPECT_EQ(t.payload, "");
     EXPECT_EQ(t.token, "");
     // The status route never picks up demo parameters.
-    auto s = parse_route("/ws/v1/status/u?user=x&payload=y");
+    auto s = parse_route("/ws/v1/status/u?user=x&payload=y&key=k");
     EXPECT_EQ(s.user, "");
     EXPECT_EQ(s.payload, "");
+    EXPECT_EQ(s.key, "");
+}
+
+TEST(Routes, EveryDemoRouteTakesTheAccessKeyFromTheQuery) {
+    for (auto t : {"/?key=k%2Dy&key=2", "/demo/app.js?key=k-y", "/demo/app.css?key=k-y",
+                   "/demo/token?user=a&key=k-y", "/demo/publish?key=k-y&user=a&payload=b"})
+        EXPECT_EQ(parse_route(t).key, "k-y") << t;
+    EXPECT_EQ(parse_route("/").key, "");
+    for (auto t : {"/healthz?key=k", "/demo/other?key=k", "/x?key=k"})
+        EXPECT_EQ(parse_route(t).key, "") << t;
 }
 
 TEST(Routes, DemoRequestProblems) {
