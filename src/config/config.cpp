@@ -369,10 +369,11 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         cfg.listen_port = main_address.port;
         if (!metrics_listen.empty()) {
             cfg.metrics_listen = parse_listen("--metrics-listen", metrics_listen);
-            if (cfg.metrics_listen->port != 0 && cfg.metrics_listen->port == cfg.listen_port)
-                throw bad_setting("--metrics-listen",
-                                  "must use another port than --listen (" +
-                                      std::to_string(cfg.listen_port) + ")");
+            // The same address twice could never bind; an overlapping one (a wildcard and
+            // a specific address on one port) fails at bind, which names the flag too.
+            if (cfg.metrics_listen->port != 0 && cfg.metrics_listen->port == cfg.listen_port &&
+                cfg.metrics_listen->host == cfg.listen_host)
+                throw bad_setting("--metrics-listen", "must differ from --listen");
         }
 
         if (redis_mode == "single")

@@ -38,7 +38,7 @@ struct config {
     /// --metrics-listen: a second address that serves only /metrics, /healthz and /readyz,
     /// so that operators can keep the metrics off the public listener, where /metrics then
     /// answers 404. Unset (the default): /metrics is served on --listen, as before. Its
-    /// bound port is logged as `metrics_port` in the `listening` line.
+    /// bound port is logged in the `metrics_listening` line.
     std::optional<listen_address> metrics_listen;
 
     /// The Redis server every shard subscribes on. Credentials never reach logs.

@@ -6,7 +6,7 @@
 
 namespace wsgate {
 
-std::string channel_for_user(std::string_view issuer, std::string_view user_id) {
+std::string channel_for_user(std::string_view user_id, std::string_view issuer) {
     if (issuer.empty()) return channel_for_user(user_id);
     const auto unreserved = boost::urls::unreserved_chars;
     std::string channel;

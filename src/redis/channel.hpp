@@ -7,8 +7,9 @@
 // users live under `ws@{issuer, percent-encoded}:{user_id}`. The two forms cannot collide:
 // a primary channel has ':' as its third byte, another issuer's has '@'; and an encoded
 // issuer holds no ':', so the first ':' after `ws@` ends it. The encoding also leaves no
-// brace in the issuer part, so a channel's Redis Cluster slot depends on the user id alone,
-// with the same hash-tag rule for every issuer.
+// brace in the issuer part, so only a {tag} in the user id can form a Redis Cluster hash tag:
+// a user id with a tag hashes like the primary issuer's same id; without one the whole
+// channel is hashed.
 #pragma once
 
 #include <string>
@@ -31,7 +32,9 @@ inline std::string channel_for_user(std::string_view user_id) {
 /// The channel for `user_id` as issued by `issuer`: `ws:{user_id}` when `issuer` is empty
 /// (the primary issuer), else `ws@{issuer}:{user_id}` with the issuer percent-encoded: every
 /// byte but the RFC 3986 unreserved ones (A-Z a-z 0-9 - . _ ~) as %XX in upper-case hex,
-/// which is what Python's urllib.parse.quote(issuer, safe="") gives.
-std::string channel_for_user(std::string_view issuer, std::string_view user_id);
+/// which is what Python's urllib.parse.quote(issuer, safe="") gives. The user comes first,
+/// as in every publisher's signature (user, payload, issuer) and in Python's
+/// channel_for_user(user_id, issuer).
+std::string channel_for_user(std::string_view user_id, std::string_view issuer);
 
 }  // namespace wsgate

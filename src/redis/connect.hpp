@@ -1,7 +1,8 @@
 // The two steps every Redis connection of the gateway starts with, written once: resolve a
 // host and connect to the first address that answers, and bound any such step (or a whole
-// exchange) by a deadline on a timer that stop() can cancel. Used by the subscriber, its
-// Sentinel watcher, the Sentinel query and the cluster map reader.
+// exchange) by a deadline on a timer that the caller may cancel to abandon it. Used by the
+// subscriber, its Sentinel watcher, the Sentinel query and the cluster map reader. A name
+// lookup (getaddrinfo) cannot be cancelled: the deadline ends the wait, not the lookup.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>

@@ -368,11 +368,17 @@ asio::awaitable<error_code> subscriber::connect_and_serve() {
     }
 
     socket_ = asio::ip::tcp::socket(ex_);
-    if (auto ec = co_await with_deadline(
-            resolve_and_connect(socket_, opts_.endpoint.host, opts_.endpoint.port), deadline,
-            opts_.timeout))
-        co_return ec;
-    if (stopped_) co_return asio::error::operation_aborted;
+    auto connected = co_await with_deadline(
+        resolve_and_connect(socket_, opts_.endpoint.host, opts_.endpoint.port), deadline,
+        opts_.timeout);
+    if (stopped_) {
+        // stop() came during the resolve, which nothing can cancel, and the connect may
+        // have opened the socket after stop() closed it.
+        error_code ignored;
+        socket_.close(ignored);
+        co_return asio::error::operation_aborted;
+    }
+    if (connected) co_return connected;
     error_code opt_ec;
     socket_.set_option(asio::ip::tcp::no_delay(true), opt_ec);
     socket_.set_option(asio::socket_base::keep_alive(true), opt_ec);
@@ -575,13 +581,20 @@ asio::awaitable<error_code> subscriber::watchdog() {
     // just like a dead one. Counting any byte as liveness (as a silence-only ping would)
     // would keep such a link "up" while every message arrives late.
     //
-    // The timer waits for the next deadline itself (the probe's send time, or its answer's
-    // deadline), not for a periodic tick, so a wedged link is noticed within ping_interval +
-    // timeout of the last answered probe, late only by the turn of the event loop that was
-    // running: the bound that /readyz documents.
+    // The timer waits for the next deadline itself (the next probe's send time, or the
+    // outstanding one's answer deadline), not for a periodic tick, so a wedged link is
+    // noticed within ping_interval + timeout of the last answered probe, late only by the
+    // turn of the event loop that was running: the bound that /readyz documents. With a
+    // timeout longer than the interval, a probe answered early must not delay the next one
+    // until its deadline: the timer wakes at the send time first and looks.
     asio::steady_timer tick(ex_);
     for (;;) {
-        tick.expires_at(probe_sent_ + (probe_outstanding_ ? opts_.timeout : opts_.ping_interval));
+        const auto send_at = probe_sent_ + opts_.ping_interval;
+        if (!probe_outstanding_)
+            tick.expires_at(send_at);
+        else
+            tick.expires_at(clock::now() < send_at ? std::min(send_at, probe_sent_ + opts_.timeout)
+                                                   : probe_sent_ + opts_.timeout);
         auto [ec] = co_await tick.async_wait(use_tuple);
         if (ec) co_return ec;
         auto now = clock::now();

@@ -92,7 +92,7 @@ void ws_session::run(request req, result<auth::verified_token> auth, admission_t
 
     // The user is (issuer, user id), and its channel names both: hub, Redis and the
     // per-user limit all key on it, so equal user ids of two issuers never share anything.
-    channel_ = channel_for_user(auth->issuer, auth->user_id);
+    channel_ = channel_for_user(auth->user_id, auth->issuer);
     user_slot_ = ctx_.admission.try_user(channel_);
     if (!user_slot_.admitted()) {
         // Authorized, but the user holds too many connections: the close code tells the

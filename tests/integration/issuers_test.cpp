@@ -61,9 +61,9 @@ TEST_F(TwoIssuers, SameUserIdOfTwoIssuersAreTwoUsers) {
 
     // Each has its own channel: the seed's for the primary issuer, a namespaced one for the
     // partner, with the issuer percent-encoded.
-    EXPECT_EQ(channel_for_user(partner_issuer, "bob"), "ws@https%3A%2F%2Fpartner.example.net:bob");
+    EXPECT_EQ(channel_for_user("bob", partner_issuer), "ws@https%3A%2F%2Fpartner.example.net:bob");
     EXPECT_EQ(redis().numsub("ws:bob"), 1);
-    EXPECT_EQ(redis().numsub(channel_for_user(partner_issuer, "bob")), 1);
+    EXPECT_EQ(redis().numsub(channel_for_user("bob", partner_issuer)), 1);
 
     // A message for one bob never reaches the other.
     EXPECT_EQ(publish("bob", "for the primary bob"), 1);
