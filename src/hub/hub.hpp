@@ -13,6 +13,7 @@
 #include <type_traits>
 
 #include "hub/message.hpp"
+#include "util/string_hash.hpp"
 
 namespace wsgate {
 
@@ -90,12 +91,6 @@ private:
         // Most users hold one connection: it lives inline, with no allocation of its own.
         boost::container::small_vector<session_sink*, 1> sessions;
         bool confirmed = false;
-    };
-    struct string_hash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept {
-            return std::hash<std::string_view>{}(s);
-        }
     };
 
     subscriptions& subs_;

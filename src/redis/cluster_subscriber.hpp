@@ -28,6 +28,7 @@
 #include "redis/cluster_topology.hpp"
 #include "redis/redis_url.hpp"
 #include "redis/subscriber.hpp"
+#include "util/string_hash.hpp"
 
 namespace wsgate::redis {
 
@@ -85,12 +86,6 @@ private:
         node* owner = nullptr;   // the master it is (being) subscribed on; null: none known
         bool confirmed = false;  // the owner confirmed it and nothing undid that since
         bool dropped = false;    // the owner refused or ended it; the next refresh re-routes
-    };
-    struct string_hash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept {
-            return std::hash<std::string_view>{}(s);
-        }
     };
 
     boost::asio::awaitable<void> refresh_loop();

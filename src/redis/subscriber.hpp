@@ -24,6 +24,7 @@
 #include "redis/redis_url.hpp"
 #include "redis/resp_reader.hpp"
 #include "redis/tls_options.hpp"
+#include "util/string_hash.hpp"
 
 namespace wsgate::redis {
 
@@ -127,12 +128,6 @@ private:
         bool expected = false;    // server state once every in-flight command is answered
         bool subscribed = false;  // server state per the last acknowledgement
         std::uint32_t inflight = 0;
-    };
-    struct string_hash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept {
-            return std::hash<std::string_view>{}(s);
-        }
     };
     using channel_map =
         std::unordered_map<std::string, channel_state, string_hash, std::equal_to<>>;
