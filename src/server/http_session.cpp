@@ -232,7 +232,7 @@ void http_session::handle_demo(const route& r, const http::request<http::empty_b
         ctx_.metrics.count_http_reject(http_reject::method_not_allowed);
         respond(http::status::method_not_allowed, demo_error_json("method not allowed"), json);
         res_->set(http::field::allow, post ? "POST" : "GET, HEAD");
-        return;
+        return secure();
     }
     switch (r.kind) {
         case route_kind::demo_page:

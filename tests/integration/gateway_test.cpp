@@ -776,6 +776,39 @@ TEST_F(GatewayDemo, ThePageCarriesItsKeyAndSetsNoCookie) {
     EXPECT_NE(script.body.find(R"(meta[name="wsgate-demo-key"])"), std::string::npos);
 }
 
+// Every answer of a demo endpoint, success or refusal, carries the same protective headers
+// and no cookie. (The 405 answer lacked them.)
+TEST_F(GatewayDemo, EveryDemoAnswerCarriesTheSecurityHeaders) {
+    const auto key = demo_key();
+    ASSERT_FALSE(key.empty()) << gateway().output();
+    struct request {
+        std::string method, target;
+        header_list headers;
+        int status;
+    };
+    const std::vector<request> requests = {
+        {"GET", "/?key=" + key, {}, 200},
+        {"HEAD", "/?key=" + key, {}, 200},
+        {"GET", "/demo/app.js?key=" + key, {}, 200},
+        {"GET", "/demo/app.css?key=" + key, {}, 200},
+        {"GET", "/demo/token?user=alice", with_key(), 200},
+        {"POST", "/demo/publish?user=alice&payload=hi", with_key(), 200},
+        {"GET", "/demo/token?user=", with_key(), 400},
+        {"GET", "/demo/token?user=alice", {}, 403},
+        {"GET", "/demo/publish?user=alice&payload=hi", with_key(), 405},
+        {"POST", "/?key=" + key, {}, 405},
+        {"DELETE", "/demo/token?user=alice", with_key(), 405}};
+    for (const auto& [method, target, headers, status] : requests) {
+        const auto r = http_request(port(), method, target, headers);
+        const auto what = method + " " + target.substr(0, target.find("key="));
+        EXPECT_EQ(r.status, status) << what << ": " << r.body;
+        EXPECT_EQ(r.header("X-Content-Type-Options"), "nosniff") << what;
+        EXPECT_EQ(r.header("Referrer-Policy"), "no-referrer") << what;
+        EXPECT_EQ(r.header("X-Frame-Options"), "DENY") << what;
+        EXPECT_EQ(r.header("Set-Cookie"), "") << what;
+    }
+}
+
 // A demo token is signed with a key only this process holds: it opens the user's stream on
 // this gateway (so the printed wsgate-publish command reaches it) and nowhere else, not even
 // on a gateway that shares every setting, the JWT secret included.
