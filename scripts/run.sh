@@ -3,12 +3,14 @@
 # unless WSGATE_REDIS_URL is set, starts the gateway in demo mode (the page at / for loopback
 # clients holding the access key the gateway logs), prints the page's URL with that key, a
 # demo token, a connection URL and a publish command, and stops what it started on Ctrl-C.
+# BUILD (build) is the build directory, RUN_STATE (.run) where Redis's files, the JWT secret
+# and the gateway's log go.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD:-build}
-state=.run
 umask 077  # $state holds the JWT secret and the gateway's log, which shows the demo key
-mkdir -p "$state"
+mkdir -p "${RUN_STATE:-.run}"
+state=$(cd "${RUN_STATE:-.run}" && pwd)
 
 pids=()
 cleanup() {
@@ -25,7 +27,7 @@ free_port() {
 if [[ -z ${WSGATE_REDIS_URL:-} ]]; then
   port=$(free_port)
   redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
-    --logfile "$PWD/$state/redis.log" --dir "$PWD/$state" &
+    --logfile "$state/redis.log" --dir "$state" &
   pids+=($!)
   export WSGATE_REDIS_URL="redis://127.0.0.1:$port"
   for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
@@ -36,14 +38,17 @@ if [[ -z ${WSGATE_JWT_SECRET:-} && -z ${WSGATE_JWT_SECRET_FILE:-} && -z ${WSGATE
   if [[ ! -s $state/jwt-secret ]]; then
     head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$state/jwt-secret"
   fi
-  export WSGATE_JWT_SECRET_FILE="$PWD/$state/jwt-secret"
+  export WSGATE_JWT_SECRET_FILE="$state/jwt-secret"
 fi
 # --demo listens on loopback only (the gateway refuses anything else).
 export WSGATE_LISTEN=${WSGATE_LISTEN:-127.0.0.1:8080}
 
-# The log goes to the terminal and to $state/wsgate.log, where the page URL is read from.
+# The log goes to the terminal and to $state/wsgate.log, where the page URL is read from: in
+# the text format, at level info at least (the demo_mode line is a warning), whatever
+# WSGATE_LOG_FORMAT and WSGATE_LOG_LEVEL say, since flags win over the environment.
 rm -f "$state/wsgate.log"
-"$build/wsgate" --demo true 2> >(tee "$state/wsgate.log" >&2) &
+"$build/wsgate" --demo true --log-format text --log-level info \
+  2> >(tee "$state/wsgate.log" >&2) &
 gw=$!
 pids+=($gw)
 host=${WSGATE_LISTEN%:*}
@@ -64,13 +69,15 @@ PY
 done
 [[ -n $page ]] || { echo "wsgate: no demo page URL in $state/wsgate.log" >&2; exit 1; }
 
-# A demo token: minted by this gateway with a key of its own, valid an hour, here only.
+# A demo token: minted by this gateway with a key of its own, valid an hour, here only. The
+# key goes to python in its environment, which only this user can read, not in its argv,
+# which `ps` shows to every user of the host.
 user=demo-user
-token=$(/usr/bin/python3 - "$host" "$gport" "${page##*key=}" "$user" <<'PY'
-import json, sys, urllib.request
-host, port, key, user = sys.argv[1:]
+token=$(WSGATE_RUN_DEMO_KEY=${page##*key=} /usr/bin/python3 - "$host" "$gport" "$user" <<'PY'
+import json, os, sys, urllib.request
+host, port, user = sys.argv[1:]
 req = urllib.request.Request(f"http://{host}:{port}/demo/token?user={user}",
-                             headers={"X-Wsgate-Demo-Key": key})
+                             headers={"X-Wsgate-Demo-Key": os.environ["WSGATE_RUN_DEMO_KEY"]})
 print(json.load(urllib.request.urlopen(req, timeout=2))["token"])
 PY
 ) || token=

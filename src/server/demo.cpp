@@ -30,7 +30,7 @@ std::string percent_encode(std::string_view text) {
 }
 
 // `bytes` random bytes from OpenSSL's CSPRNG, base64url: 43 characters for 32 bytes, safe in
-// a URL, a cookie and a header without escaping.
+// a URL, an HTML attribute and a header without escaping.
 std::string random_key(std::size_t bytes) {
     std::string raw(bytes, '\0');
     if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(raw.size())) != 1)
@@ -38,6 +38,12 @@ std::string random_key(std::size_t bytes) {
     std::string key = auth::base64url_encode(raw);
     OPENSSL_cleanse(raw.data(), raw.size());
     return key;
+}
+
+bool is_base64url(std::string_view text) noexcept {
+    return text.find_first_not_of(
+               "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+           std::string_view::npos;
 }
 
 auth::jwt_options demo_token_options(const std::string& secret) {
@@ -95,6 +101,7 @@ demo_credentials::demo_credentials(std::string access_key, std::string token_sec
       token_secret_(std::move(token_secret)),
       verifier_(demo_token_options(token_secret_)) {
     if (token_secret_.empty()) throw std::invalid_argument("demo token secret is empty");
+    if (!is_base64url(access_key_)) throw std::invalid_argument("demo access key is not base64url");
 }
 
 bool demo_credentials::key_matches(std::string_view candidate) const noexcept {
@@ -128,36 +135,6 @@ result<auth::verified_token> authorize_demo_token(result<auth::verified_token> r
         ec == errc::client_id_mismatch)
         return verdict;
     return refused;
-}
-
-std::string demo_key_cookie_name(std::uint16_t port) {
-    return "wsgate_demo_key_" + std::to_string(port);
-}
-
-std::string demo_key_set_cookie(std::uint16_t port, std::string_view key) {
-    std::string out = demo_key_cookie_name(port);
-    out += '=';
-    out += key;
-    out += "; HttpOnly; SameSite=Strict; Path=/";
-    return out;
-}
-
-std::string_view cookie_value(std::string_view header, std::string_view name) noexcept {
-    // RFC 6265 5.4: cookie-pairs separated by "; " (tolerating missing or extra spaces).
-    while (!header.empty()) {
-        const auto semi = header.find(';');
-        std::string_view pair = header.substr(0, semi);
-        header = semi == std::string_view::npos ? std::string_view{} : header.substr(semi + 1);
-        while (!pair.empty() && (pair.front() == ' ' || pair.front() == '\t'))
-            pair.remove_prefix(1);
-        const auto eq = pair.find('=');
-        if (eq == std::string_view::npos || pair.substr(0, eq) != name) continue;
-        std::string_view value = pair.substr(eq + 1);
-        while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
-            value.remove_suffix(1);
-        return value;
-    }
-    return {};
 }
 
 std::string demo_page_url(std::string_view listen_host, std::uint16_t port, std::string_view key) {

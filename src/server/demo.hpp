@@ -50,7 +50,11 @@ bool demo_request_same_host(std::string_view host, std::string_view origin) noex
 inline constexpr std::string_view demo_token_issuer = "wsgate-demo";
 /// Lifetime of the tokens /demo/token mints.
 inline constexpr std::chrono::seconds demo_token_ttl{3600};
-/// The request header that may carry the access key (for curl and scripts).
+/// The request header that carries the access key: the only way /demo/token and
+/// /demo/publish take it (the page's script sends it, and so can curl). A custom header makes
+/// any cross-origin request a CORS preflight, which the gateway never allows: a guard against
+/// cross-site requests on top of the Origin check. The page and its two assets also take the
+/// key as `?key=` (a navigation, a <script src> or a <link href> sends no custom header).
 inline constexpr std::string_view demo_key_header = "X-Wsgate-Demo-Key";
 
 /// The third rule, and the one that holds behind any forwarder: the caller knows the access
@@ -62,10 +66,13 @@ public:
     /// A fresh access key and token key from OpenSSL's RAND_bytes. Throws
     /// std::runtime_error when the generator fails.
     demo_credentials();
-    /// Given keys (tests). `token_secret` must not be empty.
+    /// Given keys (tests). `token_secret` must not be empty and `access_key` must be
+    /// base64url characters only (A-Z a-z 0-9 - _), since the page embeds it in its HTML and
+    /// URLs unescaped; std::invalid_argument otherwise.
     demo_credentials(std::string access_key, std::string token_secret);
 
-    /// The key, base64url (43 characters for 32 bytes), for the one startup line.
+    /// The key, base64url (43 characters for 32 bytes), for the one startup line and the
+    /// page.
     const std::string& access_key() const noexcept { return access_key_; }
     /// Whether `candidate` is the access key; constant time in the key's bytes.
     bool key_matches(std::string_view candidate) const noexcept;
@@ -94,17 +101,6 @@ result<auth::verified_token> authorize_demo_token(result<auth::verified_token> r
                                                   std::string_view token,
                                                   const demo_credentials& demo,
                                                   std::chrono::system_clock::time_point now);
-
-/// The cookie that carries the access key for the gateway listening on `port`. A browser
-/// sends a host's cookies to every port on it, so the name carries the port: two demo
-/// gateways on one host each keep their own.
-std::string demo_key_cookie_name(std::uint16_t port);
-/// The Set-Cookie value the page is served with: the key, HttpOnly (no script reads it),
-/// SameSite=Strict (no other site's request carries it), Path=/, for the browser session.
-std::string demo_key_set_cookie(std::uint16_t port, std::string_view key);
-/// The value of the first cookie called `name` in a Cookie header value ("a=1; b=2"), or an
-/// empty view.
-std::string_view cookie_value(std::string_view cookie_header, std::string_view name) noexcept;
 
 /// The URL of the page with its key, for the one startup line that shows the key:
 /// http://HOST:PORT/?key=KEY, an IPv6 HOST in brackets.

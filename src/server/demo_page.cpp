@@ -1,27 +1,32 @@
-// The demo page's three assets as raw strings. The script builds every element it adds with
-// textContent, never innerHTML, so a payload cannot inject markup, and uses relative URLs,
-// so it works at whatever loopback address it was opened.
+// The demo page's three assets as raw strings; the page is a template that the access key
+// completes. The script builds every element it adds with textContent, never innerHTML, so a
+// payload cannot inject markup, and uses relative URLs, so it works at whatever loopback
+// address it was opened.
 #include "server/demo_page.hpp"
 
 namespace wsgate {
 namespace {
+
+// Where the access key goes in `html`.
+constexpr std::string_view key_slot = "@KEY@";
 
 constexpr std::string_view html = R"HTML(<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="wsgate-demo-key" content="@KEY@">
 <title>wsgate demo</title>
 <link rel="icon" href="data:,">
-<link rel="stylesheet" href="demo/app.css">
-<script src="demo/app.js" defer></script>
+<link rel="stylesheet" href="demo/app.css?key=@KEY@">
+<script src="demo/app.js?key=@KEY@" defer></script>
 </head>
 <body>
 <main>
 <h1>wsgate demo</h1>
 <p class="note">Demo mode (<code>--demo true</code>): this page and its endpoints answer loopback
 clients holding the access key the gateway logged at start, and are not for production. Tokens
-minted here open this gateway only.</p>
+minted here open this gateway only. This page's address holds the key: do not share it.</p>
 
 <section>
 <h2>Connect</h2>
@@ -101,14 +106,13 @@ constexpr std::string_view js = R"JS('use strict';
     4008: 'slow consumer: reconnect',
     4029: 'too many connections for this user',
   };
+  // The access key, which the gateway wrote into the page. The page's URL keeps it too, so a
+  // reload works; no cookie holds it (a browser would send it to every port of this host).
+  const keyHeaders = {
+    'X-Wsgate-Demo-Key': document.querySelector('meta[name="wsgate-demo-key"]').content,
+  };
   let ws = null;
   let received = 0;
-
-  // The access key came in the URL the gateway logged; the page's cookie carries it from here
-  // on, so it leaves the address bar and the history.
-  if (new URLSearchParams(location.search).has('key')) {
-    history.replaceState(null, '', location.pathname);
-  }
 
   function setState(s) {
     state.textContent = s;
@@ -116,7 +120,8 @@ constexpr std::string_view js = R"JS('use strict';
   }
 
   async function fetchJson(url, options) {
-    const res = await fetch(url, Object.assign({ cache: 'no-store' }, options));
+    const res = await fetch(url, Object.assign({ cache: 'no-store', headers: keyHeaders },
+      options));
     let body;
     try {
       body = await res.json();
@@ -242,7 +247,18 @@ constexpr std::string_view js = R"JS('use strict';
 
 }  // namespace
 
-std::string_view demo_page_html() noexcept { return html; }
+std::string demo_page_html(std::string_view key) {
+    std::string out;
+    out.reserve(html.size() + 3 * key.size());
+    std::string_view rest = html;
+    for (auto at = rest.find(key_slot); at != std::string_view::npos; at = rest.find(key_slot)) {
+        out += rest.substr(0, at);
+        out += key;
+        rest.remove_prefix(at + key_slot.size());
+    }
+    out += rest;
+    return out;
+}
 std::string_view demo_page_style() noexcept { return css; }
 std::string_view demo_page_script() noexcept { return js; }
 

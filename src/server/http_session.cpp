@@ -210,18 +210,19 @@ void http_session::handle_demo(const route& r, const http::request<http::empty_b
         !demo_request_same_host(req[http::field::host], req[http::field::origin]))
         return forbid("demo endpoints answer requests for a loopback host from the demo page only");
     const auto& credentials = ctx_.demo->credentials;
-    const auto local_port = stream_.socket().local_endpoint(ec).port();
-    // From the query (the printed page URL), a header (curl) or the page's cookie.
+    // The header (the page's script, curl) on every endpoint; the query (r.key) only on the
+    // page and its assets, which a browser loads by URL. Never a cookie: a browser sends a
+    // host's cookies to every port on it, so other servers on this host would receive it.
     bool key_ok = credentials.key_matches(r.key);
     for (auto [it, end] = req.equal_range(demo_key_header); it != end; ++it)
         key_ok = key_ok || credentials.key_matches(it->value());
-    const std::string cookie = demo_key_cookie_name(local_port);
-    for (auto [it, end] = req.equal_range(http::field::cookie); it != end; ++it)
-        key_ok = key_ok || credentials.key_matches(cookie_value(it->value(), cookie));
+    const bool api = r.kind == route_kind::demo_token || r.kind == route_kind::demo_publish;
     if (!key_ok)
-        return forbid(
-            "missing or wrong demo access key: open the page URL the gateway logged at "
-            "start (demo_mode page=...)");
+        return forbid(api ? "missing or wrong demo access key: send the key of the page URL the "
+                            "gateway logged at start (demo_mode page=...) in an "
+                            "X-Wsgate-Demo-Key header"
+                          : "missing or wrong demo access key: open the page URL the gateway "
+                            "logged at start (demo_mode page=...)");
     const http::verb method = req.method();
 
     const bool post = r.kind == route_kind::demo_publish;
@@ -231,15 +232,14 @@ void http_session::handle_demo(const route& r, const http::request<http::empty_b
         ctx_.metrics.count_http_reject(http_reject::method_not_allowed);
         respond(http::status::method_not_allowed, demo_error_json("method not allowed"), json);
         res_->set(http::field::allow, post ? "POST" : "GET, HEAD");
-        return;
+        return secure();
     }
     switch (r.kind) {
         case route_kind::demo_page:
-            respond(http::status::ok, std::string(demo_page_html()), "text/html; charset=utf-8");
+            // The key is in the page's asset URLs and, for its script, in a <meta>.
+            respond(http::status::ok, demo_page_html(credentials.access_key()),
+                    "text/html; charset=utf-8");
             res_->set("Content-Security-Policy", demo_page_csp);
-            // The page's assets and fetches carry the key from here on, the page URL need not.
-            res_->set(http::field::set_cookie,
-                      demo_key_set_cookie(local_port, credentials.access_key()));
             return secure();
         case route_kind::demo_script:
             respond(http::status::ok, std::string(demo_page_script()),

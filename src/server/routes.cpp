@@ -24,7 +24,8 @@ route parse_route(std::string_view target) {
         if (n == 5) break;
         parts[n++] = std::string(seg);
     }
-    // Demo routes: the access key may come in the query (the page URL the gateway prints).
+    // The page and its assets take the access key in the query (the page URL the gateway
+    // prints, the asset URLs the page names); the demo API takes it in a header only.
     auto demo_key = [&] {
         auto params = url.params();  // percent-decoded, '+' as space
         auto key = params.find("key");
@@ -53,7 +54,7 @@ route parse_route(std::string_view target) {
                 (*payload).has_value)
                 r.payload = std::string((*payload).value);
         }
-        if (r.kind != route_kind::not_found) demo_key();
+        if (r.kind == route_kind::demo_script || r.kind == route_kind::demo_style) demo_key();
         return r;
     }
     if (n == 1) {

@@ -30,7 +30,7 @@ struct route {
     std::string token;      // percent-decoded `token` query parameter, empty if absent
     std::string user;       // percent-decoded `user` parameter (demo_token, demo_publish)
     std::string payload;    // percent-decoded `payload` parameter (demo_publish)
-    std::string key;        // percent-decoded `key` parameter (demo routes): the access key
+    std::string key;        // percent-decoded `key` parameter (demo page, script, style only)
     friend bool operator==(const route&, const route&) = default;
 };
 
@@ -46,7 +46,8 @@ inline constexpr std::size_t max_demo_payload_bytes = 4096;
 /// bad_target. The first `token` parameter wins. `/`, `/demo/app.js`, `/demo/app.css`,
 /// `/demo/token` and `/demo/publish` are the demo routes, whatever the gateway's mode; the
 /// first `user` and `payload` parameters are kept for the last two, unchecked (see
-/// demo_request_problem), and the first `key` for all five.
+/// demo_request_problem), and the first `key` for the page and its two assets (the other two
+/// take the access key in a header only).
 route parse_route(std::string_view target);
 
 /// Why a demo_token or demo_publish route cannot be served (a 400 answer's message), or an

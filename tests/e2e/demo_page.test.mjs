@@ -158,19 +158,34 @@ async function waitForText(selector, want) {
   }
 }
 
+// No answer of a gateway sets a cookie: a browser sends a host's cookies to every port on it,
+// other users' servers on 127.0.0.1 included. (`headers`: fetch's Headers or node's object.)
+function cookieProblem(headers, what) {
+  const cookie = headers['set-cookie'] ?? headers.get?.('set-cookie');
+  return cookie === undefined || cookie === null ? null : `${what} sets a cookie: ${cookie}`;
+}
+
+function checkNoCookie(headers, what) {
+  const problem = cookieProblem(headers, what);
+  check(problem === null, problem);
+}
+
 async function expectStatus(url, init, status, what) {
   const res = await fetch(url, init);
   const body = await res.text();
   check(res.status === status, `${what}: status ${res.status}, wanted ${status} (${body.trim()})`);
+  checkNoCookie(res.headers, what);
   return body;
 }
 
-// A raw request, for headers fetch() will not let us set (Host).
+// A raw request, for headers fetch() will not let us set (Host, Cookie).
 function rawStatus(url, method, headers) {
   return withTimeout(new Promise((resolve, reject) => {
     const req = http.request(url, { method, headers }, (res) => {
+      const problem = cookieProblem(res.headers, `${method} ${url}`);
       res.resume();
-      res.on('end', () => resolve(res.statusCode));
+      res.on('end', () => (problem ? reject(new Error(`check failed: ${problem}`))
+        : resolve(res.statusCode)));
     });
     req.on('error', reject);
     req.end();
@@ -205,12 +220,22 @@ async function main() {
     check(body === unknown, `${p} without --demo answers like an unknown path`);
   }
   // With it, but without the access key: every endpoint, the page included, says why not.
-  for (const [p, method] of [['/', 'GET'], ['/demo/app.js', 'GET'], ['/demo/app.css', 'GET'],
-    ['/demo/token?user=a', 'GET'], ['/demo/publish?user=a&payload=b', 'POST']]) {
+  // The cookie that once carried the key opens nothing, and the API takes the key in the
+  // X-Wsgate-Demo-Key header only, not as ?key= (the page and its assets do).
+  const oldCookie = `wsgate_demo_key_${new URL(base).port}=${key}`;
+  for (const [p, method, queryKey] of [['/', 'GET', true], ['/demo/app.js', 'GET', true],
+    ['/demo/app.css', 'GET', true], ['/demo/token?user=a', 'GET', false],
+    ['/demo/publish?user=a&payload=b', 'POST', false]]) {
     const body = await expectStatus(`${base}${p}`, { method }, 403, `${method} ${p} without the key`);
     check(body.includes('missing or wrong demo access key'), `${p} without the key: ${body}`);
     await expectStatus(`${base}${p}`, { method, headers: { 'X-Wsgate-Demo-Key': noHs256Key } },
       403, `${method} ${p} with another gateway's key`);
+    check(await rawStatus(`${base}${p}`, method, { Cookie: oldCookie }) === 403,
+      `${method} ${p} with the key in the old cookie is refused`);
+    const withQuery = `${base}${p}${p.includes('?') ? '&' : '?'}key=${key}`;
+    await expectStatus(withQuery, { method }, queryKey ? 200 : 403, `${method} ${p} with ?key=`);
+    await expectStatus(`${base}${p}`, { method, headers: withKey }, 200,
+      `${method} ${p} with the key header`);
   }
   // With the key: the endpoints' own answers.
   await expectStatus(`${base}/demo/token?user=`, { headers: withKey }, 400, 'token without a user');
@@ -237,8 +262,12 @@ async function main() {
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   }), 25_000, 'launching chromium');
-  page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
+  const context = await browser.newContext({ viewport: { width: 1000, height: 800 } });
+  page = await context.newPage();
   page.setDefaultTimeout(stepMs);
+  // Every answer the browser gets, the page's assets and fetches included.
+  const answers = [];
+  page.on('response', (r) => answers.push(r));
   const pageErrors = [];
   page.on('pageerror', (e) => pageErrors.push(`page error: ${e.message}`));
   page.on('console', (m) => {
@@ -246,18 +275,21 @@ async function main() {
   });
   log('chromium launched');
 
-  // The page without its key is refused; with the printed URL it opens, keeps the key in an
-  // HttpOnly cookie for its own requests, and takes it out of the address bar.
+  // The page without its key is refused; with the printed URL it opens and keeps the key in
+  // the address bar, so a reload opens it again. Its assets carry the key in their URLs and
+  // its script sends it as a header: no cookie anywhere.
   // (In a page of its own: the browser logs the 403, and the favicon's 404, as errors.)
   const keyless = await browser.newPage();
   const refused = await keyless.goto(`${base}/`, { timeout: stepMs });
   check(refused.status() === 403, `the page without the key: ${refused.status()}`);
   await keyless.close();
-  await page.goto(pageUrl, { timeout: stepMs });
-  await page.waitForFunction(() => location.search === '', null, { timeout: stepMs });
-  check(page.url() === `${base}/`, `the key left the address bar: ${page.url()}`);
-  check(!(await page.evaluate(() => document.cookie)).includes(key),
-    'the key cookie is out of reach of scripts');
+  const opened = await page.goto(pageUrl, { timeout: stepMs });
+  check(opened.status() === 200, `the page with the key: ${opened.status()}`);
+  const reloaded = await page.reload({ timeout: stepMs });
+  check(reloaded.status() === 200, `the page reloads: ${reloaded.status()}`);
+  check(page.url() === pageUrl, `the key stays in the address bar: ${page.url()}`);
+  await page.waitForFunction(() => getComputedStyle(document.querySelector('main')).maxWidth
+    !== 'none', null, { timeout: stepMs });  // its stylesheet applies
   const user = `e2e-user-${process.pid}`;
   await page.fill('#user', user);
   await page.fill('#token', '');
@@ -311,6 +343,24 @@ async function main() {
   await page.screenshot({ path: shot, fullPage: true });
   log(`screenshot: ${shot}`);
   check(pageErrors.length === 0, `no page or console errors: ${pageErrors.join('; ')}`);
+  // The page's own requests: its assets with ?key=, its fetches with the header, none refused,
+  // no cookie set by any answer, none held by the browser.
+  const demoAnswers = answers.filter((r) => r.url().startsWith(`${base}/`) &&
+    !r.url().startsWith(`${base}/ws/`));
+  for (const want of ['/demo/app.js?key=', '/demo/app.css?key=', '/demo/token?', '/demo/publish?'])
+    check(demoAnswers.some((r) => r.url().startsWith(`${base}${want}`) && r.status() === 200),
+      `the page requested ${want} with success`);
+  for (const r of demoAnswers) {
+    check(r.status() === 200, `${r.url()}: ${r.status()}`);
+    check(await r.headerValue('set-cookie') === null, `${r.url()} sets no cookie`);
+    if (r.url().includes('/demo/token?') || r.url().includes('/demo/publish?')) {
+      check(!r.url().includes('key='), `${r.url()} has no key in its URL`);
+      check(await r.request().headerValue('x-wsgate-demo-key') === key,
+        `${r.url()} carries the key in its header`);
+    }
+  }
+  const cookies = await context.cookies();
+  check(cookies.length === 0, `the browser holds no cookie: ${JSON.stringify(cookies)}`);
 
   // 7. Demo tokens need none of the gateway's own keys: a gateway that accepts HS512 only
   // still mints them, and the page connects with one.

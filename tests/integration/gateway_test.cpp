@@ -671,6 +671,7 @@ protected:
         std::smatch m;
         return std::regex_search(r.body, m, token) ? m[1].str() : std::string();
     }
+    /// The name of the cookie that once carried the key (no longer accepted).
     std::string demo_key_cookie() { return "wsgate_demo_key_" + std::to_string(port()); }
     double demo_forbidden() {
         return metric("wsgate_http_rejected_total{reason=\"demo_forbidden\"}");
@@ -691,24 +692,31 @@ TEST_F(GatewayDemo, LogsThePageUrlWithItsKeyOnce) {
 // Behind a forwarder that adds no header (ssh -L, nginx's default proxy_pass) every client
 // is a loopback peer asking for a loopback Host: only the key keeps them out.
 TEST_F(GatewayDemo, EveryDemoEndpointNeedsTheAccessKey) {
-    const std::vector<std::pair<std::string, std::string>> endpoints = {
-        {"GET", "/"},
-        {"GET", "/demo/app.js"},
-        {"GET", "/demo/app.css"},
-        {"GET", "/demo/token?user=alice"},
-        {"POST", "/demo/publish?user=alice&payload=hi"}};
+    struct endpoint {
+        std::string method, target;
+        bool query_key;  // takes ?key= (the page and its assets, which a browser loads by URL)
+    };
+    const std::vector<endpoint> endpoints = {
+        {"GET", "/", true},
+        {"GET", "/demo/app.js", true},
+        {"GET", "/demo/app.css", true},
+        {"GET", "/demo/token?user=alice", false},
+        {"POST", "/demo/publish?user=alice&payload=hi", false}};
     const std::string key = demo_key();
     ASSERT_FALSE(key.empty()) << gateway().output();
     std::string wrong = key;
     wrong.back() = wrong.back() == 'A' ? 'B' : 'A';
+    auto with_query = [](const std::string& target, const std::string& k) {
+        return target + (target.find('?') == std::string::npos ? "?" : "&") + "key=" + k;
+    };
     int refused = 0;
-    for (const auto& [method, target] : endpoints) {
+    for (const auto& [method, target, query_key] : endpoints) {
         for (const header_list& bad :
              {header_list{}, header_list{{"X-Wsgate-Demo-Key", wrong}},
               header_list{{"X-Wsgate-Demo-Key", ""}},
-              header_list{{"Cookie", demo_key_cookie() + "=" + wrong}},
-              // The right key under another port's cookie name is not this gateway's.
-              header_list{{"Cookie", "wsgate_demo_key_1=" + key}}}) {
+              // The cookie the page used to set is no way in any more, right key or not.
+              header_list{{"Cookie", demo_key_cookie() + "=" + key}},
+              header_list{{"Cookie", "a=b; " + demo_key_cookie() + "=" + key}}}) {
             const auto r = http_request(port(), method, target, bad);
             EXPECT_EQ(r.status, 403) << method << " " << target;
             EXPECT_NE(r.body.find("\"error\":\"missing or wrong demo access key"),
@@ -717,35 +725,88 @@ TEST_F(GatewayDemo, EveryDemoEndpointNeedsTheAccessKey) {
             EXPECT_EQ(r.header("Content-Type"), "application/json");
             ++refused;
         }
-        const auto wrong_query =
-            target + (target.find('?') == std::string::npos ? "?" : "&") + "key=" + wrong;
-        EXPECT_EQ(http_request(port(), method, wrong_query).status, 403) << wrong_query;
+        EXPECT_EQ(http_request(port(), method, with_query(target, wrong)).status, 403)
+            << method << " " << target;
         ++refused;
 
-        // The key in the header (curl), the query (the printed URL) or the page's cookie.
+        // The key in the header (the page's script, curl) opens every endpoint...
         EXPECT_EQ(http_request(port(), method, target, with_key()).status, 200)
             << method << " " << target;
-        const auto query =
-            target + (target.find('?') == std::string::npos ? "?" : "&") + "key=" + key;
-        EXPECT_EQ(http_request(port(), method, query).status, 200) << query;
-        EXPECT_EQ(http_request(port(), method, target,
-                               {{"Cookie", "a=b; " + demo_key_cookie() + "=" + key}})
-                      .status,
-                  200)
-            << method << " " << target;
+        // ...in the query (the printed URL, the page's asset URLs) the page and its assets
+        // only: the API wants the header, which a cross-site request cannot send unasked.
+        const auto by_query = http_request(port(), method, with_query(target, key));
+        if (query_key) {
+            EXPECT_EQ(by_query.status, 200) << method << " " << target;
+        } else {
+            EXPECT_EQ(by_query.status, 403) << method << " " << target;
+            EXPECT_NE(by_query.body.find("X-Wsgate-Demo-Key header"), std::string::npos)
+                << by_query.body;
+            ++refused;
+        }
     }
     EXPECT_EQ(demo_forbidden(), refused);
 }
 
-// The printed URL opens the page, which sets the key as a strict, script-proof cookie for
-// the requests the page makes next.
-TEST_F(GatewayDemo, ThePageSetsTheKeyCookie) {
-    const auto page = http_get(port(), "/?key=" + demo_key());
+// The page carries its key itself, in its asset URLs and in a <meta> for its script, and
+// sets no cookie: a browser would send a cookie for 127.0.0.1 to every port of the host, to
+// other users' servers too.
+TEST_F(GatewayDemo, ThePageCarriesItsKeyAndSetsNoCookie) {
+    const auto key = demo_key();
+    ASSERT_EQ(key.size(), 43u) << gateway().output();
+    const auto page = http_get(port(), "/?key=" + key);
     ASSERT_EQ(page.status, 200) << page.body;
-    const auto cookie = page.header("Set-Cookie");
-    EXPECT_EQ(cookie, demo_key_cookie() + "=" + demo_key() + "; HttpOnly; SameSite=Strict; Path=/");
-    const auto pair = cookie.substr(0, cookie.find(';'));
-    EXPECT_EQ(http_get(port(), "/demo/token?user=alice", {{"Cookie", pair}}).status, 200);
+    EXPECT_EQ(page.header("Set-Cookie"), "");
+    EXPECT_NE(page.body.find(R"(<meta name="wsgate-demo-key" content=")" + key + R"(">)"),
+              std::string::npos)
+        << page.body;
+    EXPECT_NE(page.body.find(R"(<script src="demo/app.js?key=)" + key + R"(" defer></script>)"),
+              std::string::npos)
+        << page.body;
+    EXPECT_NE(page.body.find(R"(<link rel="stylesheet" href="demo/app.css?key=)" + key + "\""),
+              std::string::npos)
+        << page.body;
+    // Still no inline script.
+    const auto csp = page.header("Content-Security-Policy");
+    EXPECT_NE(csp.find("script-src 'self';"), std::string::npos) << csp;
+    EXPECT_EQ(csp.find("unsafe-inline"), std::string::npos) << csp;
+    // The script sends the key in the header, which is what the API wants.
+    const auto script = http_get(port(), "/demo/app.js?key=" + key);
+    ASSERT_EQ(script.status, 200);
+    EXPECT_NE(script.body.find("'X-Wsgate-Demo-Key'"), std::string::npos);
+    EXPECT_NE(script.body.find(R"(meta[name="wsgate-demo-key"])"), std::string::npos);
+}
+
+// Every answer of a demo endpoint, success or refusal, carries the same protective headers
+// and no cookie. (The 405 answer lacked them.)
+TEST_F(GatewayDemo, EveryDemoAnswerCarriesTheSecurityHeaders) {
+    const auto key = demo_key();
+    ASSERT_FALSE(key.empty()) << gateway().output();
+    struct request {
+        std::string method, target;
+        header_list headers;
+        int status;
+    };
+    const std::vector<request> requests = {
+        {"GET", "/?key=" + key, {}, 200},
+        {"HEAD", "/?key=" + key, {}, 200},
+        {"GET", "/demo/app.js?key=" + key, {}, 200},
+        {"GET", "/demo/app.css?key=" + key, {}, 200},
+        {"GET", "/demo/token?user=alice", with_key(), 200},
+        {"POST", "/demo/publish?user=alice&payload=hi", with_key(), 200},
+        {"GET", "/demo/token?user=", with_key(), 400},
+        {"GET", "/demo/token?user=alice", {}, 403},
+        {"GET", "/demo/publish?user=alice&payload=hi", with_key(), 405},
+        {"POST", "/?key=" + key, {}, 405},
+        {"DELETE", "/demo/token?user=alice", with_key(), 405}};
+    for (const auto& [method, target, headers, status] : requests) {
+        const auto r = http_request(port(), method, target, headers);
+        const auto what = method + " " + target.substr(0, target.find("key="));
+        EXPECT_EQ(r.status, status) << what << ": " << r.body;
+        EXPECT_EQ(r.header("X-Content-Type-Options"), "nosniff") << what;
+        EXPECT_EQ(r.header("Referrer-Policy"), "no-referrer") << what;
+        EXPECT_EQ(r.header("X-Frame-Options"), "DENY") << what;
+        EXPECT_EQ(r.header("Set-Cookie"), "") << what;
+    }
 }
 
 // A demo token is signed with a key only this process holds: it opens the user's stream on

@@ -12,6 +12,7 @@
 #include "auth/jwt_verifier.hpp"
 #include "auth/token_minter.hpp"
 #include "auth_test_keys.hpp"
+#include "server/demo_page.hpp"
 
 namespace {
 
@@ -141,21 +142,40 @@ TEST(DemoAuthorize, ADemoTokenOpensItsUsersStreamLikeARealOne) {
     EXPECT_EQ(decide("alice", other.mint("alice", now)).error(), wsgate::errc::token_bad_signature);
 }
 
-TEST(DemoAccessKey, Cookie) {
-    EXPECT_EQ(wsgate::demo_key_cookie_name(8080), "wsgate_demo_key_8080");
-    EXPECT_EQ(wsgate::demo_key_set_cookie(8080, "abc"),
-              "wsgate_demo_key_8080=abc; HttpOnly; SameSite=Strict; Path=/");
-    using wsgate::cookie_value;
-    EXPECT_EQ(cookie_value("wsgate_demo_key_8080=abc", "wsgate_demo_key_8080"), "abc");
-    EXPECT_EQ(cookie_value("a=1; wsgate_demo_key_8080=abc; b=2", "wsgate_demo_key_8080"), "abc");
-    EXPECT_EQ(cookie_value("a=1;wsgate_demo_key_8080=abc ", "wsgate_demo_key_8080"), "abc");
-    EXPECT_EQ(
-        cookie_value("wsgate_demo_key_9090=x; wsgate_demo_key_8080=y", "wsgate_demo_key_8080"),
-        "y");
-    EXPECT_EQ(cookie_value("xwsgate_demo_key_8080=abc", "wsgate_demo_key_8080"), "");
-    EXPECT_EQ(cookie_value("wsgate_demo_key_80800=abc", "wsgate_demo_key_8080"), "");
-    EXPECT_EQ(cookie_value("wsgate_demo_key_8080", "wsgate_demo_key_8080"), "");
-    EXPECT_EQ(cookie_value("", "wsgate_demo_key_8080"), "");
+// The page embeds the key unescaped, in HTML and in URLs: only base64url is accepted.
+TEST(DemoAccessKey, OnlyBase64UrlKeys) {
+    for (auto bad : {"a\"b", "a<b", "a b", "a&b", "a%41", "a+b", "a/b", "a=", "a;b", "\xc3\xa9"})
+        EXPECT_THROW(wsgate::demo_credentials(bad, std::string(secret)), std::invalid_argument)
+            << bad;
+    EXPECT_NO_THROW(wsgate::demo_credentials("AZaz09-_", std::string(secret)));
+}
+
+// The page hands its key to its assets' URLs and to its script, in no cookie.
+TEST(DemoPage, EmbedsTheKeyInItsAssetUrlsAndForItsScript) {
+    const wsgate::demo_credentials demo;
+    const std::string key = demo.access_key();
+    const std::string page = wsgate::demo_page_html(key);
+    EXPECT_NE(page.find(R"(<meta name="wsgate-demo-key" content=")" + key + R"(">)"),
+              std::string::npos)
+        << page;
+    EXPECT_NE(page.find(R"(<link rel="stylesheet" href="demo/app.css?key=)" + key + R"(">)"),
+              std::string::npos)
+        << page;
+    EXPECT_NE(page.find(R"(<script src="demo/app.js?key=)" + key + R"(" defer></script>)"),
+              std::string::npos)
+        << page;
+    // Those three places, nothing else, no placeholder left.
+    std::size_t count = 0;
+    for (auto at = page.find(key); at != std::string::npos; at = page.find(key, at + 1)) ++count;
+    EXPECT_EQ(count, 3u);
+    EXPECT_EQ(page.find('@'), std::string::npos);
+    // One <script>, external (the CSP allows no inline script).
+    EXPECT_EQ(page.find("<script"), page.rfind("<script"));
+    // The script reads the key from the page and sends it as the header.
+    const std::string_view script = wsgate::demo_page_script();
+    EXPECT_NE(script.find(R"(meta[name="wsgate-demo-key"])"), std::string_view::npos);
+    EXPECT_NE(script.find(std::string("'") + std::string(wsgate::demo_key_header) + "'"),
+              std::string_view::npos);
 }
 
 TEST(DemoAccessKey, PageUrl) {
