@@ -10,6 +10,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <chrono>
 #include <cstdint>
+#include <list>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -24,9 +25,15 @@ struct admission_limits {
     std::uint32_t max_handshakes = 0;            // accepted sockets not yet upgraded
     double ip_connect_rate = 0;                  // new connections per second per address
     std::uint32_t ip_connect_burst = 0;          // bucket size; 0 = one second's worth
-    /// Addresses tracked by the rate limiter before idle ones are forgotten.
+    /// Addresses tracked by the rate limiter; beyond it the least recently seen is forgotten.
     std::size_t max_tracked_addresses = 65536;
 };
+
+/// The key under which an address is limited: an IPv4 address in its v4-mapped form (so a
+/// v4-mapped IPv6 peer is the same client), an IPv6 address by its /64, the block one
+/// subscriber usually holds.
+using address_key = std::array<std::uint8_t, 16>;
+address_key address_key_for(const boost::asio::ip::address& peer) noexcept;
 
 class admission;
 
@@ -103,7 +110,7 @@ public:
     /// Counts a connection of `user_id`; not admitted() when the user is at the limit.
     user_ticket try_user(std::string_view user_id);
     /// Takes one new connection from `peer`'s bucket; false when the address exceeds its
-    /// rate. IPv6 addresses are limited per /64, the block one subscriber usually holds.
+    /// rate. Keyed by address_key_for(peer).
     bool allow_connect(const boost::asio::ip::address& peer, clock::time_point now);
 
     std::int64_t handshakes() const noexcept { return handshakes_.load(std::memory_order_relaxed); }
@@ -114,14 +121,16 @@ public:
 
 private:
     friend class user_ticket;
-    using address_key = std::array<std::uint8_t, 16>;
     struct address_hash {
         std::size_t operator()(const address_key& k) const noexcept;
     };
     struct bucket {
+        address_key key;
         double tokens;
         clock::time_point updated;
     };
+    // Least recently seen first: the one to forget when the table is full.
+    using bucket_list = std::list<bucket>;
     struct string_hash {
         using is_transparent = void;
         std::size_t operator()(std::string_view s) const noexcept {
@@ -131,7 +140,6 @@ private:
 
     static admission_ticket try_acquire(std::atomic<std::int64_t>& count, std::uint64_t max);
     void release_user(user_ticket::entry* e) noexcept;
-    void forget_idle_addresses(clock::time_point now);
 
     const admission_limits limits_;
     const double burst_;
@@ -143,8 +151,11 @@ private:
     std::mutex users_mutex_;
     std::unordered_map<std::string, std::uint32_t, string_hash, std::equal_to<>> users_;
 
+    // The rate limiter's buckets, in a list ordered by last use and indexed by key, so that
+    // a lookup, a use and forgetting the least recently seen address are all O(1).
     mutable std::mutex addresses_mutex_;
-    std::unordered_map<address_key, bucket, address_hash> addresses_;
+    bucket_list buckets_;
+    std::unordered_map<address_key, bucket_list::iterator, address_hash> addresses_;
 };
 
 }  // namespace wsgate

@@ -1,5 +1,6 @@
 // Unit tests for the admission limits: counted places are returned when released, the
-// per-user count is shared by every shard's thread, and the per-address rate refills.
+// per-user count is shared by every shard's thread, the per-address rate refills, and a
+// full address table forgets the least recently seen address rather than everyone.
 #include "server/admission.hpp"
 
 #include <gtest/gtest.h>
@@ -135,6 +136,52 @@ TEST(Admission, AddressTableStaysBounded) {
     EXPECT_LE(a.tracked_addresses(), 100u);
     // A refilled address is forgotten, not refused.
     EXPECT_TRUE(a.allow_connect(ip::address_v4(0x0a000000u), t0 + 1h));
+}
+
+// A full table used to be cleared, handing every address a fresh burst: anyone holding
+// enough addresses could reset the limiter at will. Now only the least recently seen
+// address is forgotten, so one that keeps knocking stays refused.
+TEST(Admission, ExhaustedAddressStaysRefusedWhileOthersFillTheTable) {
+    admission_limits l;
+    l.ip_connect_rate = 1;
+    l.ip_connect_burst = 2;
+    l.max_tracked_addresses = 64;
+    admission a(l);
+    const auto t0 = admission::clock::now();  // no time passes: nothing refills
+    const auto flood = ip::make_address("192.0.2.1");
+    EXPECT_TRUE(a.allow_connect(flood, t0));
+    EXPECT_TRUE(a.allow_connect(flood, t0));
+    EXPECT_FALSE(a.allow_connect(flood, t0));
+    for (unsigned i = 0; i < 10 * 64; ++i) {
+        a.allow_connect(ip::address_v4(0xc6120000u + i), t0);  // 198.18.0.0/15
+        if (i % 32 == 0) {
+            EXPECT_FALSE(a.allow_connect(flood, t0)) << "after " << i << " others";
+        }
+        EXPECT_LE(a.tracked_addresses(), 64u);
+    }
+    EXPECT_FALSE(a.allow_connect(flood, t0));
+    EXPECT_EQ(a.tracked_addresses(), 64u);
+}
+
+TEST(Admission, FullAddressTableForgetsTheLeastRecentlySeen) {
+    admission_limits l;
+    l.ip_connect_rate = 1;
+    l.ip_connect_burst = 1;
+    l.max_tracked_addresses = 3;
+    admission a(l);
+    const auto t0 = admission::clock::now();
+    const auto x = ip::make_address("10.0.0.1");
+    const auto y = ip::make_address("10.0.0.2");
+    const auto z = ip::make_address("10.0.0.3");
+    EXPECT_TRUE(a.allow_connect(x, t0));
+    EXPECT_TRUE(a.allow_connect(y, t0));
+    EXPECT_TRUE(a.allow_connect(z, t0));
+    EXPECT_FALSE(a.allow_connect(x, t0));  // x seen again: y is now the oldest
+    EXPECT_TRUE(a.allow_connect(ip::make_address("10.0.0.4"), t0));  // forgets y
+    EXPECT_EQ(a.tracked_addresses(), 3u);
+    EXPECT_FALSE(a.allow_connect(x, t0));
+    EXPECT_FALSE(a.allow_connect(z, t0));
+    EXPECT_TRUE(a.allow_connect(y, t0)) << "y was the least recently seen and forgotten";
 }
 
 }  // namespace
