@@ -18,8 +18,9 @@ namespace {
 
 constexpr const char* drop_labels[] = {"slow_consumer", "invalid_utf8", "closing"};
 constexpr const char* reject_labels[] = {
-    "not_found", "upgrade_required", "method_not_allowed", "bad_request",  "header_too_large",
-    "timeout",   "over_capacity",    "handshake_limit",    "rate_limited", "origin"};
+    "not_found",        "upgrade_required", "method_not_allowed",     "bad_request",
+    "header_too_large", "timeout",          "over_capacity",          "handshake_limit",
+    "rate_limited",     "origin",           "address_handshake_limit"};
 constexpr const char* close_labels[] = {"slow_consumer",   "shutdown",     "subscribe_timeout",
                                         "client_protocol", "ping_timeout", "token_expired",
                                         "user_limit"};

@@ -1,4 +1,4 @@
-// Admission counters and the per-address token buckets.
+// Admission counters, handshakes per address and the per-address token buckets.
 #include "server/admission.hpp"
 
 #include <algorithm>
@@ -21,6 +21,24 @@ void user_ticket::release() noexcept {
     if (owner_ && entry_) owner_->release_user(entry_);
     owner_ = nullptr;
     entry_ = nullptr;
+}
+
+handshake_ticket& handshake_ticket::operator=(handshake_ticket&& o) noexcept {
+    if (this != &o) {
+        release();
+        place_ = std::move(o.place_);
+        owner_ = std::exchange(o.owner_, nullptr);
+        address_ = std::exchange(o.address_, nullptr);
+        refusal_ = o.refusal_;
+    }
+    return *this;
+}
+
+void handshake_ticket::release() noexcept {
+    place_.release();
+    if (owner_ && address_) owner_->release_address(address_);
+    owner_ = nullptr;
+    address_ = nullptr;
 }
 
 address_key address_key_for(const boost::asio::ip::address& peer) noexcept {
@@ -59,6 +77,37 @@ admission_ticket admission::try_acquire(std::atomic<std::int64_t>& count, std::u
         return {};
     }
     return admission_ticket(&count);
+}
+
+handshake_ticket admission::try_handshake(const boost::asio::ip::address* peer) {
+    handshake_ticket t;
+    if (peer && limits_.max_handshakes_per_address != 0) {
+        std::lock_guard lock(handshake_addresses_mutex_);
+        auto [it, inserted] = handshake_addresses_.try_emplace(address_key_for(*peer), 0);
+        if (it->second >= limits_.max_handshakes_per_address) {
+            t.refusal_ = handshake_refusal::address_limit;
+            return t;
+        }
+        ++it->second;
+        t.owner_ = this;
+        t.address_ = &*it;
+    }
+    t.place_ = try_acquire(handshakes_, limits_.max_handshakes);
+    if (!t.place_) {
+        t.release();  // gives the address place back
+        t.refusal_ = handshake_refusal::handshake_limit;
+    }
+    return t;
+}
+
+void admission::release_address(handshake_ticket::address_entry* e) noexcept {
+    std::lock_guard lock(handshake_addresses_mutex_);
+    if (--e->second == 0) handshake_addresses_.erase(e->first);
+}
+
+std::size_t admission::handshaking_addresses() const {
+    std::lock_guard lock(handshake_addresses_mutex_);
+    return handshake_addresses_.size();
 }
 
 user_ticket admission::try_user(std::string_view user_id) {
