@@ -43,6 +43,10 @@
 #   C100K=1 C100K_USERS=100000 C100K_GW_PROCS=6 C100K_LOAD_PROCS=6 C100K_HOLD=10
 #   C100K_MESSAGES=200000 C100K_MAX_BACKLOG=20000
 #   GW_CPU=0 LOAD_CPU=1  SOURCE_IPS=127.0.0.2-127.0.0.40
+#                      each load process spreads its CONCURRENCY handshakes over its share
+#                      of these: ~6 per address, ~31 in c100k (6 processes): well below
+#                      wsgate's --max-handshakes-per-address (128); with fewer addresses
+#                      or more concurrency, raise that in GW_ARGS
 #   GW_ARGS="--jwt-algorithms HS256"   extra wsgate flags; HS256 only, as the peers accept
 #   RUN_TIMEOUT=120 C100K_RUN_TIMEOUT=240   seconds per wsgate-load phase (and + 60 per run)
 #   DEADLINE=840       seconds from the start (build included) after which the remaining runs

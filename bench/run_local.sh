@@ -15,7 +15,8 @@
 #   USERS=10000 CONNS=1    users × connections per user (≤ 19,500 per load process)
 #   LOAD_PROCS=1           wsgate-load worker processes (--procs)
 #   GW_PROCS=1             gateway processes sharing the port (≤ ~19,800 connections each)
-#   CONCURRENCY=200        handshakes in flight
+#   CONCURRENCY=200        handshakes in flight, spread over SOURCE_IPS: keep them per
+#                          address under the gateway's --max-handshakes-per-address (128)
 #   HOLD=5                 seconds the connect mode holds the connections (RSS sampling)
 #   MESSAGES=200000        fanout: messages published
 #   PAYLOAD=64             payload bytes

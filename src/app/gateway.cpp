@@ -19,6 +19,7 @@ admission_limits limits_for(const config& cfg) {
     l.max_connections = cfg.max_connections;
     l.max_connections_per_user = cfg.max_connections_per_user;
     l.max_handshakes = cfg.max_handshakes;
+    l.max_handshakes_per_address = cfg.max_handshakes_per_address;
     l.ip_connect_rate = cfg.ip_connect_rate;
     l.ip_connect_burst = cfg.ip_connect_burst;
     return l;

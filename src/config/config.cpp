@@ -233,6 +233,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     std::string max_connections = "auto";
     std::string max_connections_per_user = std::to_string(cfg.max_connections_per_user);
     std::string max_handshakes = std::to_string(cfg.max_handshakes);
+    std::string max_handshakes_per_address = "auto";
+    std::string header_timeout = format_duration(cfg.header_timeout);
     std::string ip_connect_rate = "0";
     std::string ip_connect_burst = "0";
     std::string allowed_origins;
@@ -292,7 +294,12 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         ->capture_default_str();
     opt("--ping-interval", ping_interval, "ping idle clients this often; drop after two (0 = off)")
         ->capture_default_str();
-    opt("--handshake-timeout", handshake_timeout, "deadline for the upgrade request")
+    opt("--handshake-timeout", handshake_timeout,
+        "deadline for HTTP answers and WebSocket opening and closing handshakes")
+        ->capture_default_str();
+    opt("--header-timeout", header_timeout,
+        "deadline for a new connection's request line and headers (capped by "
+        "--handshake-timeout)")
         ->capture_default_str();
     opt("--max-header-bytes", max_header, "largest request header block (431 beyond)")
         ->capture_default_str();
@@ -332,6 +339,10 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         ->capture_default_str();
     opt("--max-handshakes", max_handshakes,
         "connections accepted but not yet upgraded; closed at once beyond (0 = no limit)")
+        ->capture_default_str();
+    opt("--max-handshakes-per-address", max_handshakes_per_address,
+        "of those, from one client address (IPv6 /64), 429 beyond (auto = an eighth of "
+        "--max-handshakes, at least 8; 0 = no limit, e.g. behind a load balancer)")
         ->capture_default_str();
     opt("--ip-connect-rate", ip_connect_rate,
         "new connections per second per client address (IPv6 /64), 429 beyond (0 = off)")
@@ -451,6 +462,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         cfg.max_client_message_bytes = bytes_flag("--max-message-bytes", max_message, 125, 1 << 20);
         cfg.ping_interval = duration_flag("--ping-interval", ping_interval, true);
         cfg.handshake_timeout = duration_flag("--handshake-timeout", handshake_timeout, false);
+        cfg.header_timeout = duration_flag("--header-timeout", header_timeout, false);
         cfg.max_header_bytes =
             static_cast<std::uint32_t>(bytes_flag("--max-header-bytes", max_header,
                                                   auth::max_token_bytes + 2048, 1 << 20));
@@ -469,6 +481,10 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         cfg.max_connections_per_user =
             count_flag("--max-connections-per-user", max_connections_per_user);
         cfg.max_handshakes = count_flag("--max-handshakes", max_handshakes);
+        cfg.max_handshakes_per_address =
+            max_handshakes_per_address == "auto"
+                ? (cfg.max_handshakes == 0 ? 128u : std::max(8u, cfg.max_handshakes / 8))
+                : count_flag("--max-handshakes-per-address", max_handshakes_per_address);
         cfg.ip_connect_rate = rate_flag("--ip-connect-rate", ip_connect_rate);
         cfg.ip_connect_burst = count_flag("--ip-connect-burst", ip_connect_burst);
         cfg.allowed_origins = split_list(allowed_origins);

@@ -84,8 +84,14 @@ struct config {
     /// idle timeouts common in load balancers. 0 disables keepalive pings.
     std::chrono::milliseconds ping_interval{25'000};
 
-    /// Deadline for the whole HTTP request of the upgrade (slowloris guard).
+    /// Deadline for writing HTTP answers and for the WebSocket opening and closing
+    /// handshakes; it also caps --header-timeout.
     std::chrono::milliseconds handshake_timeout{10'000};
+    /// Deadline for a new connection's request line and headers to arrive (slowloris
+    /// guard); over it the socket is closed and counted as a timeout. A client sends the
+    /// request in one segment right after connecting; 5 s allows two retransmissions of it
+    /// (1 s and 2 s after the first) and halves the time a silent socket holds a place.
+    std::chrono::milliseconds header_timeout{5'000};
     /// Largest HTTP request header block accepted; bigger requests get 431. At least the
     /// token limit (auth::max_token_bytes, 8 KiB) plus 2 KiB, so that every token the
     /// verifier would take, and any a little longer, reaches it and is answered with a close
@@ -127,6 +133,14 @@ struct config {
     /// Accepted sockets not yet upgraded (slowloris, connect floods); over it a new socket
     /// is closed at once.
     std::uint32_t max_handshakes = 1024;
+    /// Of those, the ones one client address (IPv6: /64) may hold; over it the request gets
+    /// 429, from the refusal budget, without taking a place. Enforced whatever
+    /// --ip-connect-rate says, so one address cannot lock everyone else out. The default
+    /// (--max-handshakes-per-address auto) is an eighth of --max-handshakes, at least 8
+    /// (128 of 1024; 128 when --max-handshakes is 0): a single client holds one handshake
+    /// at a time, a NAT a few. 0 = no per-address limit: set it behind a load balancer or
+    /// proxy, where every client has the balancer's address.
+    std::uint32_t max_handshakes_per_address = 128;
     /// New connections per second from one address (IPv6: per /64), with a burst; over it
     /// the request gets 429. Off by default: behind a load balancer every client shares
     /// the balancer's address.

@@ -17,10 +17,10 @@ namespace wsgate {
 namespace {
 
 constexpr const char* drop_labels[] = {"slow_consumer", "invalid_utf8", "closing"};
-constexpr const char* reject_labels[] = {"not_found",     "upgrade_required", "method_not_allowed",
-                                         "bad_request",   "header_too_large", "timeout",
-                                         "over_capacity", "handshake_limit",  "rate_limited",
-                                         "origin",        "demo_forbidden"};
+constexpr const char* reject_labels[] = {
+    "not_found",        "upgrade_required", "method_not_allowed",      "bad_request",
+    "header_too_large", "timeout",          "over_capacity",           "handshake_limit",
+    "rate_limited",     "origin",           "address_handshake_limit", "demo_forbidden"};
 constexpr const char* close_labels[] = {"slow_consumer",   "shutdown",     "subscribe_timeout",
                                         "client_protocol", "ping_timeout", "token_expired",
                                         "user_limit"};

@@ -24,11 +24,12 @@ enum class http_reject : std::uint8_t {
     bad_request,
     header_too_large,
     timeout,
-    over_capacity,    // 503: --max-connections reached
-    handshake_limit,  // socket closed unanswered: --max-handshakes reached
-    rate_limited,     // 429: --ip-connect-rate exceeded
-    origin,           // 403: Origin not in --allowed-origins
-    demo_forbidden,   // 403: a --demo endpoint refused the caller (address, proxy, host, key)
+    over_capacity,            // 503: --max-connections reached
+    handshake_limit,          // socket closed unanswered: --max-handshakes reached
+    rate_limited,             // 429: --ip-connect-rate exceeded
+    origin,                   // 403: Origin not in --allowed-origins
+    address_handshake_limit,  // 429: the address holds --max-handshakes-per-address
+    demo_forbidden,           // 403: a --demo endpoint refused the caller (address, proxy, host, key)
     count_
 };
 /// Why the gateway closed a WebSocket (auth failures are counted separately, by reason).

@@ -1,4 +1,4 @@
-// Admission counters and the per-address token buckets.
+// Admission counters, handshakes per address and the per-address token buckets.
 #include "server/admission.hpp"
 
 #include <algorithm>
@@ -23,6 +23,48 @@ void user_ticket::release() noexcept {
     entry_ = nullptr;
 }
 
+handshake_ticket& handshake_ticket::operator=(handshake_ticket&& o) noexcept {
+    if (this != &o) {
+        release();
+        place_ = std::move(o.place_);
+        owner_ = std::exchange(o.owner_, nullptr);
+        address_ = std::exchange(o.address_, nullptr);
+        refusal_ = o.refusal_;
+    }
+    return *this;
+}
+
+void handshake_ticket::release() noexcept {
+    place_.release();
+    if (owner_ && address_) owner_->release_address(address_);
+    owner_ = nullptr;
+    address_ = nullptr;
+}
+
+address_key address_key_for(const boost::asio::ip::address& peer) noexcept {
+    namespace ip = boost::asio::ip;
+    address_key key{};
+    auto v4_key = [&key](const ip::address_v4& v4) {
+        // v4-mapped form, so both families share one table without colliding.
+        const auto bytes = v4.to_bytes();
+        key[10] = key[11] = 0xff;
+        std::copy(bytes.begin(), bytes.end(), key.begin() + 12);
+    };
+    if (peer.is_v4()) {
+        v4_key(peer.to_v4());
+        return key;
+    }
+    const auto v6 = peer.to_v6();
+    if (v6.is_v4_mapped()) {
+        v4_key(ip::make_address_v4(ip::v4_mapped, v6));
+        return key;
+    }
+    const auto bytes = v6.to_bytes();
+    std::copy(bytes.begin(), bytes.begin() + 8, key.begin());  // the /64
+    key[8] = 0x64;  // marks a prefix key, distinct from any v4-mapped one
+    return key;
+}
+
 admission::admission(admission_limits limits)
     : limits_(limits),
       burst_(limits.ip_connect_burst ? static_cast<double>(limits.ip_connect_burst)
@@ -35,6 +77,37 @@ admission_ticket admission::try_acquire(std::atomic<std::int64_t>& count, std::u
         return {};
     }
     return admission_ticket(&count);
+}
+
+handshake_ticket admission::try_handshake(const boost::asio::ip::address* peer) {
+    handshake_ticket t;
+    if (peer && limits_.max_handshakes_per_address != 0) {
+        std::lock_guard lock(handshake_addresses_mutex_);
+        auto [it, inserted] = handshake_addresses_.try_emplace(address_key_for(*peer), 0);
+        if (it->second >= limits_.max_handshakes_per_address) {
+            t.refusal_ = handshake_refusal::address_limit;
+            return t;
+        }
+        ++it->second;
+        t.owner_ = this;
+        t.address_ = &*it;
+    }
+    t.place_ = try_acquire(handshakes_, limits_.max_handshakes);
+    if (!t.place_) {
+        t.release();  // gives the address place back
+        t.refusal_ = handshake_refusal::handshake_limit;
+    }
+    return t;
+}
+
+void admission::release_address(handshake_ticket::address_entry* e) noexcept {
+    std::lock_guard lock(handshake_addresses_mutex_);
+    if (--e->second == 0) handshake_addresses_.erase(e->first);
+}
+
+std::size_t admission::handshaking_addresses() const {
+    std::lock_guard lock(handshake_addresses_mutex_);
+    return handshake_addresses_.size();
 }
 
 user_ticket admission::try_user(std::string_view user_id) {
@@ -67,47 +140,37 @@ std::size_t admission::address_hash::operator()(const address_key& k) const noex
 
 bool admission::allow_connect(const boost::asio::ip::address& peer, clock::time_point now) {
     if (limits_.ip_connect_rate <= 0) return true;
-    address_key key{};
-    if (peer.is_v4()) {
-        // v4-mapped form, so both families share one table without colliding.
-        auto v4 = peer.to_v4().to_bytes();
-        key[10] = key[11] = 0xff;
-        std::copy(v4.begin(), v4.end(), key.begin() + 12);
-    } else {
-        auto v6 = peer.to_v6();
-        if (v6.is_v4_mapped())
-            return allow_connect(boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6),
-                                 now);
-        auto bytes = v6.to_bytes();
-        std::copy(bytes.begin(), bytes.begin() + 8, key.begin());  // the /64
-        key[8] = 0x64;  // marks a prefix key, distinct from any v4-mapped one
-    }
+    const auto key = address_key_for(peer);
 
     std::lock_guard lock(addresses_mutex_);
     auto it = addresses_.find(key);
+    bucket* b = nullptr;
     if (it == addresses_.end()) {
-        if (addresses_.size() >= limits_.max_tracked_addresses) forget_idle_addresses(now);
-        it = addresses_.emplace(key, bucket{burst_, now}).first;
+        if (addresses_.size() >= limits_.max_tracked_addresses && !buckets_.empty()) {
+            // Full: forget the least recently seen address and reuse its node. Its bucket
+            // has had the longest to refill, so forgetting it gives away the least (at most
+            // one burst, to the address seen longest ago). An address that keeps knocking
+            // stays at the back with its empty bucket however many new addresses arrive;
+            // clearing the table instead handed every address a fresh burst.
+            addresses_.erase(buckets_.front().key);
+            buckets_.splice(buckets_.end(), buckets_, buckets_.begin());
+            buckets_.back() = bucket{key, burst_, now};
+        } else {
+            buckets_.push_back(bucket{key, burst_, now});
+        }
+        addresses_.emplace(key, std::prev(buckets_.end()));
+        b = &buckets_.back();
     } else {
-        auto elapsed = std::chrono::duration<double>(now - it->second.updated).count();
-        it->second.tokens =
-            std::min(burst_, it->second.tokens + std::max(0.0, elapsed) * limits_.ip_connect_rate);
-        it->second.updated = now;
+        // Seen now: to the back of the list, the last to be forgotten.
+        buckets_.splice(buckets_.end(), buckets_, it->second);
+        b = &*it->second;
+        auto elapsed = std::chrono::duration<double>(now - b->updated).count();
+        b->tokens = std::min(burst_, b->tokens + std::max(0.0, elapsed) * limits_.ip_connect_rate);
+        b->updated = now;
     }
-    if (it->second.tokens < 1.0) return false;
-    it->second.tokens -= 1.0;
+    if (b->tokens < 1.0) return false;
+    b->tokens -= 1.0;
     return true;
-}
-
-void admission::forget_idle_addresses(clock::time_point now) {
-    // An address whose bucket has refilled is indistinguishable from a new one: forget it.
-    auto refill = std::chrono::duration<double>(burst_ / limits_.ip_connect_rate);
-    std::erase_if(addresses_, [&](const auto& kv) {
-        return now - kv.second.updated >= std::chrono::duration_cast<clock::duration>(refill);
-    });
-    // Still full: a flood from more addresses than the table holds. Start afresh rather
-    // than refuse every new address (which would let a flood lock out everyone else).
-    if (addresses_.size() >= limits_.max_tracked_addresses) addresses_.clear();
 }
 
 std::size_t admission::tracked_addresses() const {

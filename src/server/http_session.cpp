@@ -13,7 +13,7 @@
 
 namespace wsgate {
 
-http_session::http_session(tcp::socket socket, server_context& ctx, admission_ticket handshake,
+http_session::http_session(tcp::socket socket, server_context& ctx, handshake_ticket handshake,
                            listener_role role)
     : stream_(std::move(socket)), ctx_(ctx), handshake_(std::move(handshake)), role_(role) {
     ctx_.connections.push_back(*this);
@@ -38,10 +38,13 @@ void http_session::do_read() {
     parser_.emplace();
     parser_->header_limit(ctx_.cfg.max_header_bytes);
     parser_->body_limit(0);
-    // A refused socket gets a short deadline: it holds a place only to read its request.
-    stream_.expires_after(rate_limited_ ? std::min<std::chrono::milliseconds>(
-                                              ctx_.cfg.handshake_timeout, std::chrono::seconds(1))
-                                        : ctx_.cfg.handshake_timeout);
+    // The request line and headers are all there is to read (no body): they must arrive
+    // within --header-timeout. A refused socket gets a shorter deadline still: it holds a
+    // refusal place only to read its request.
+    const auto deadline = std::min(ctx_.cfg.header_timeout, ctx_.cfg.handshake_timeout);
+    stream_.expires_after(
+        rate_limited_ ? std::min<std::chrono::milliseconds>(deadline, std::chrono::seconds(1))
+                      : deadline);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&http_session::on_read, shared_from_this()));
 }
@@ -51,7 +54,8 @@ void http_session::on_read(error_code ec, std::size_t) {
         ec == net::error::connection_reset || ec == net::error::eof)
         return close_socket();
     if (ec == beast::error::timeout) {
-        ctx_.metrics.count_http_reject(http_reject::timeout);
+        // A refused socket was counted when accepted: once per socket.
+        if (!rate_limited_) ctx_.metrics.count_http_reject(http_reject::timeout);
         return close_socket();
     }
     head_ = false;

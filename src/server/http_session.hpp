@@ -15,12 +15,13 @@ namespace wsgate {
 /// An HTTP connection on one shard, before any upgrade.
 class http_session final : public closable, public std::enable_shared_from_this<http_session> {
 public:
-    /// `handshake` is the connection's place under --max-handshakes, held until it
-    /// upgrades or closes.
-    http_session(tcp::socket socket, server_context& ctx, admission_ticket handshake,
+    /// `handshake` is the connection's place under --max-handshakes (and its address's),
+    /// held until it upgrades or closes; or, for run_rate_limited(), a refusal place.
+    http_session(tcp::socket socket, server_context& ctx, handshake_ticket handshake,
                  listener_role role = listener_role::main);
     void run();
-    /// Reads the request only to answer it with 429: the address is over its connect rate.
+    /// Reads the request only to answer it with 429: the address is over its connect rate
+    /// or its share of the handshakes.
     void run_rate_limited();
     void shutdown() override;
 
@@ -39,7 +40,7 @@ private:
     server_context& ctx_;
     std::optional<http::request_parser<http::empty_body>> parser_;
     std::optional<http::response<http::string_body>> res_;
-    admission_ticket handshake_;
+    handshake_ticket handshake_;
     listener_role role_;
     bool head_ = false;          // the request being answered is a HEAD
     bool rate_limited_ = false;  // answer whatever comes with 429

@@ -57,32 +57,53 @@ void listener::on_accept(error_code ec, tcp::socket socket) {
         return do_accept();
     }
     error_code ignored;
-    if (ctx_.cfg.ip_connect_rate > 0) {
-        // Before a handshake place is taken, so that one address over its rate cannot
-        // fill them. Its sockets are answered 429 from a small budget of their own, and
-        // closed unanswered beyond it.
-        auto peer = socket.remote_endpoint(ignored);
-        if (!ignored &&
-            !ctx_.admission.allow_connect(peer.address(), std::chrono::steady_clock::now())) {
-            ctx_.metrics.count_http_reject(http_reject::rate_limited);
-            if (auto refusal = ctx_.admission.try_refusal())
-                std::make_shared<http_session>(std::move(socket), ctx_, std::move(refusal))
-                    ->run_rate_limited();
-            else
-                socket.close(ignored);
+    if (role_ == listener_role::metrics) {
+        // The operator listener is outside every public limit, with a budget of its own.
+        auto place = ctx_.admission.try_operator_request();
+        if (!place) {
+            ctx_.metrics.count_http_reject(http_reject::handshake_limit);
+            socket.close(ignored);
             return do_accept();
         }
+        std::make_shared<http_session>(std::move(socket), ctx_, handshake_ticket(std::move(place)),
+                                       role_)
+            ->run();
+        return do_accept();
     }
-    auto handshake = ctx_.admission.try_handshake();
+    const auto peer = socket.remote_endpoint(ignored);
+    const bool peer_known = !ignored;  // else the socket is already gone
+    // Both per-address checks come before a handshake place is taken, so that one address
+    // over its rate or its share of the places cannot fill them.
+    if (peer_known && ctx_.cfg.ip_connect_rate > 0 &&
+        !ctx_.admission.allow_connect(peer.address(), std::chrono::steady_clock::now()))
+        return refuse(std::move(socket), http_reject::rate_limited);
+    const auto peer_address = peer.address();
+    auto handshake = ctx_.admission.try_handshake(peer_known ? &peer_address : nullptr);
+    if (handshake.refusal() == handshake_refusal::address_limit)
+        return refuse(std::move(socket), http_reject::address_handshake_limit);
     if (!handshake) {
-        // Too many sockets mid-handshake (a slowloris or connect flood): spend nothing more
-        // on this one. Established clients are unaffected.
+        // Too many sockets mid-handshake (a slowloris or connect flood from many
+        // addresses): spend nothing more on this one. Established clients are unaffected.
         ctx_.metrics.count_http_reject(http_reject::handshake_limit);
         socket.close(ignored);
         return do_accept();
     }
     socket.set_option(tcp::no_delay(true), ignored);
     std::make_shared<http_session>(std::move(socket), ctx_, std::move(handshake), role_)->run();
+    do_accept();
+}
+
+void listener::refuse(tcp::socket socket, http_reject why) {
+    // Answered 429 from a small budget of refusals of its own, and closed unanswered
+    // beyond it. Counted here, once.
+    ctx_.metrics.count_http_reject(why);
+    if (auto refusal = ctx_.admission.try_refusal()) {
+        std::make_shared<http_session>(std::move(socket), ctx_, std::move(refusal))
+            ->run_rate_limited();
+    } else {
+        error_code ignored;
+        socket.close(ignored);
+    }
     do_accept();
 }
 

@@ -27,6 +27,9 @@ public:
 private:
     void do_accept();
     void on_accept(error_code ec, tcp::socket socket);
+    /// Answers `socket` 429 (its address is over a per-address limit), counted as `why`,
+    /// and accepts the next.
+    void refuse(tcp::socket socket, http_reject why);
 
     tcp::acceptor acceptor_;
     net::steady_timer retry_;

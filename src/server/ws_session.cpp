@@ -49,7 +49,7 @@ void ws_session::drop_queue(bool keep_sending) {
                        -static_cast<std::int64_t>(before - queue_.bytes()));
 }
 
-void ws_session::run(request req, result<auth::verified_token> auth, admission_ticket handshake,
+void ws_session::run(request req, result<auth::verified_token> auth, handshake_ticket handshake,
                      admission_ticket slot) {
     req_ = std::make_unique<request>(std::move(req));
     handshake_ = std::move(handshake);

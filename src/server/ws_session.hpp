@@ -33,7 +33,7 @@ public:
     /// Starts the session for an upgrade request. `auth` is the verified token, or the
     /// reason to complete the upgrade and close with 1008. `handshake` is held until the
     /// upgrade completes, `slot` (a place under --max-connections) for the whole life.
-    void run(request req, result<auth::verified_token> auth, admission_ticket handshake,
+    void run(request req, result<auth::verified_token> auth, handshake_ticket handshake,
              admission_ticket slot);
 
     void deliver(const message_ptr& msg) override;
@@ -74,7 +74,7 @@ private:
     server_context& ctx_;
     std::unique_ptr<request> req_;  // held only until the upgrade is accepted
     std::string channel_;  // the user's channel: names user and issuer (redis/channel.hpp)
-    admission_ticket handshake_;  // until the upgrade completes
+    handshake_ticket handshake_;  // until the upgrade completes
     admission_ticket slot_;       // --max-connections
     user_ticket user_slot_;       // --max-connections-per-user
     // exp + leeway; max() when the token has no exp or expiry is not enforced.

@@ -516,6 +516,36 @@ TEST_F(GatewayWithMetricsListener, ServesMetricsOnlyOnItsOwnPort) {
     EXPECT_EQ(http_get(mport, "/").status, 404);
 }
 
+// The public listener's handshake places all held (a slowloris): the operator listener has
+// a budget of its own, so probes and scrapes still get answers.
+class GatewayWithMetricsListenerUnderFlood : public GatewayWithMetricsListener {
+protected:
+    flag_list gateway_flags() const override {
+        return {{"--metrics-listen", "127.0.0.1:0"},
+                {"--max-handshakes", "4"},
+                {"--max-handshakes-per-address", "0"}};
+    }
+};
+
+TEST_F(GatewayWithMetricsListenerUnderFlood, ProbesAnswerWhilePublicHandshakesAreFull) {
+    const auto mport = metrics_port();
+    ASSERT_NE(mport, 0);
+    std::vector<std::unique_ptr<raw_connection>> held;
+    for (int i = 0; i < 4; ++i) {
+        auto c = std::make_unique<raw_connection>();
+        ASSERT_TRUE(c->connect(port())) << c->error();
+        ASSERT_TRUE(c->send("GET /healthz HTTP/1.1\r\nHost: x\r\n"));  // never finished
+        held.push_back(std::move(c));
+    }
+    std::this_thread::sleep_for(200ms);  // let the gateway accept them all
+    raw_connection over;
+    ASSERT_TRUE(over.connect(port())) << over.error();
+    ASSERT_TRUE(over.wait_closed(2s)) << "the public listener still had a place";
+    EXPECT_EQ(http_get(mport, "/readyz").status, 200);
+    EXPECT_EQ(http_get(mport, "/healthz").status, 200);
+    EXPECT_EQ(http_get(mport, "/metrics").status, 200);
+}
+
 TEST(GatewayMetricsListenConfig, SamePortAsListenIsRefusedNamingTheFlag) {
     const auto [status, output] = run_to_completion(
         WSGATE_BINARY,

@@ -166,6 +166,71 @@ TEST_F(Handshakes, SilentSocketsCannotCrowdOutTheGateway) {
     EXPECT_GE(rejected("timeout"), 3);
 }
 
+// --- --max-handshakes-per-address and --header-timeout -------------------------------------
+
+class HandshakesPerAddress : public Limits {
+    // --max-handshakes-per-address auto: an eighth of 40, at least 8.
+    flag_list gateway_flags() const override { return {{"--max-handshakes", "40"}}; }
+};
+
+TEST_F(HandshakesPerAddress, OneAddressHoldingHalfSentRequestsLocksNobodyOut) {
+    // One address opens more half-sent requests than there are handshake places. It used
+    // to take them all, and every other client was closed unanswered until the deadline.
+    const char* flood = "127.0.0.50";
+    constexpr int sockets = 60, per_address = 8;
+    std::vector<std::unique_ptr<raw_connection>> slow;
+    for (int i = 0; i < sockets; ++i) {
+        slow.push_back(std::make_unique<raw_connection>());
+        ASSERT_TRUE(slow.back()->connect(port(), flood)) << slow.back()->error();
+        ASSERT_TRUE(slow.back()->send("GET /ws/v1/status/x HTTP/1.1\r\nHost: a\r\n"));
+    }
+    // Every socket accepted: eight hold places, the rest were refused without one.
+    EXPECT_TRUE(wait_metric("wsgate_http_rejected_total{reason=\"address_handshake_limit\"}",
+                            sockets - per_address, 5s));
+
+    // Clients from other addresses still get in while those are held.
+    raw_connection bob;
+    ASSERT_TRUE(bob.connect(port(), "127.0.0.51")) << bob.error();
+    ASSERT_TRUE(bob.send(upgrade_request(port(), target_for("bob"))));
+    EXPECT_NE(bob.read_until("\r\n\r\n", 5s).find(" 101 "), std::string::npos) << bob.received();
+    auto alice = connect_user("alice");  // from 127.0.0.1
+    ASSERT_TRUE(alice);
+    expect_delivery("alice", {alice.get()}, "not-locked-out");
+
+    // The address over its share is told so, and the refusal is counted.
+    raw_connection more;
+    ASSERT_TRUE(more.connect(port(), flood)) << more.error();
+    ASSERT_TRUE(more.send(upgrade_request(port(), target_for("mallory"))));
+    const auto answer = more.read_until("\r\n\r\n", 5s);
+    EXPECT_NE(answer.find("HTTP/1.1 429 "), std::string::npos) << answer;
+    EXPECT_NE(answer.find("Retry-After: 1"), std::string::npos) << answer;
+    EXPECT_TRUE(more.wait_closed(5s));
+    EXPECT_EQ(rejected("address_handshake_limit"), sockets - per_address + 1);
+    EXPECT_EQ(rejected("handshake_limit"), 0);
+    EXPECT_EQ(numsub("mallory"), 0);
+}
+
+class HeaderDeadline : public Limits {};  // defaults: --header-timeout 5s, --handshake-timeout 10s
+
+TEST_F(HeaderDeadline, HalfSentRequestsAreClosedAtTheHeaderDeadline) {
+    // The request line and headers come in one segment right after the connect; a socket
+    // still without them after --header-timeout is a slowloris, closed long before the
+    // 10 s --handshake-timeout that used to bound it.
+    const auto sent = std::chrono::steady_clock::now();
+    std::vector<std::unique_ptr<raw_connection>> slow;
+    for (int i = 0; i < 4; ++i) {
+        slow.push_back(std::make_unique<raw_connection>());
+        ASSERT_TRUE(slow.back()->connect(port(), "127.0.0.52")) << slow.back()->error();
+        ASSERT_TRUE(slow.back()->send(i % 2 ? "GET /ws/v1/status/x HTTP/1.1\r\nHost: a\r\n" : "G"));
+    }
+    for (auto& s : slow) {
+        EXPECT_TRUE(s->wait_closed(8s) && std::chrono::steady_clock::now() - sent < 8s)
+            << "a half-sent request outlived the header deadline";
+        EXPECT_EQ(s->received(), "") << "closed without an answer";
+    }
+    EXPECT_EQ(rejected("timeout"), 4);
+}
+
 // --- --ip-connect-rate ---------------------------------------------------------------------
 
 class AddressRate : public Limits {

@@ -196,9 +196,46 @@ TEST(Config, AdmissionLimitDefaults) {
     }
     EXPECT_EQ(c.max_connections_per_user, 100u);
     EXPECT_EQ(c.max_handshakes, 1024u);
+    EXPECT_EQ(c.max_handshakes_per_address, 128u);  // auto: an eighth of --max-handshakes
+    EXPECT_EQ(c.header_timeout, std::chrono::seconds(5));
     EXPECT_EQ(c.ip_connect_rate, 0.0);
     EXPECT_TRUE(c.allowed_origins.empty());
     EXPECT_TRUE(c.close_on_token_expiry);
+}
+
+TEST(Config, HandshakesPerAddressFollowMaxHandshakesUnlessSet) {
+    auto per_address = [](const char* flag, const char* value) {
+        auto p = parse({"--jwt-secret", "s", flag, value});
+        EXPECT_EQ(p.out.exit_code, -1) << p.err;
+        return p.out.cfg.max_handshakes_per_address;
+    };
+    EXPECT_EQ(per_address("--max-handshakes", "4000"), 500u);         // auto: an eighth
+    EXPECT_EQ(per_address("--max-handshakes", "20"), 8u);             // at least 8
+    EXPECT_EQ(per_address("--max-handshakes", "0"), 128u);            // no process-wide cap
+    EXPECT_EQ(per_address("--max-handshakes-per-address", "0"), 0u);  // off
+    EXPECT_EQ(per_address("--max-handshakes-per-address", "3"), 3u);
+}
+
+TEST(Config, HeaderTimeoutParses) {
+    auto p = parse({"--jwt-secret", "s", "--header-timeout", "1500ms"});
+    ASSERT_EQ(p.out.exit_code, -1) << p.err;
+    EXPECT_EQ(p.out.cfg.header_timeout, std::chrono::milliseconds(1500));
+}
+
+TEST(Config, BadHeaderTimeoutAndHandshakesPerAddressNameTheFlag) {
+    const std::vector<std::vector<const char*>> bad = {
+        {"--header-timeout", "0"},
+        {"--header-timeout", "soon"},
+        {"--max-handshakes-per-address", "-1"},
+        {"--max-handshakes-per-address", "many"},
+    };
+    for (const auto& args : bad) {
+        std::vector<const char*> all = {"--jwt-secret", "s"};
+        all.insert(all.end(), args.begin(), args.end());
+        auto p = parse(all);
+        EXPECT_EQ(p.out.exit_code, 2) << args[0] << " " << args[1];
+        EXPECT_NE(p.err.find(args[0]), std::string::npos) << p.err;
+    }
 }
 
 TEST(Config, AdmissionLimitsParse) {
