@@ -69,8 +69,9 @@ private:
     std::unique_ptr<redis::cluster_subscriber> cluster_;
     server_context ctx_;
     std::shared_ptr<listener> listener_;
-    // One timer for every connection's keepalive and token expiry (see sweep()).
+    // One timer for every connection's keepalive, token expiry and budget (see sweep()).
     net::steady_timer sweep_timer_;
+    std::chrono::steady_clock::time_point budget_window_start_{};
 };
 
 }  // namespace wsgate
