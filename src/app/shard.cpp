@@ -68,6 +68,7 @@ shard::~shard() {
 }
 
 void shard::start(tcp::acceptor acceptor, std::optional<tcp::acceptor> metrics_acceptor) {
+    budget_window_start_ = std::chrono::steady_clock::now();
     listener_ = std::make_shared<listener>(std::move(acceptor), ctx_);
     listener_->run();
     if (metrics_acceptor) {
@@ -94,7 +95,13 @@ void shard::sweep() {
         if (ec || ctx_.shutting_down) return;
         // One pass over the shard's connections instead of a timer wait pending on each:
         // at 100k connections a pass costs a few milliseconds a second.
-        const sweep_time t{std::chrono::steady_clock::now(), std::chrono::system_clock::now()};
+        sweep_time t{std::chrono::steady_clock::now(), std::chrono::system_clock::now()};
+        // Client budgets (--client-budget-*) restart together, on the first sweep after
+        // each interval: a window is up to one sweep (at most a second) longer than set.
+        if (t.now - budget_window_start_ >= cfg_.client_budget_interval) {
+            t.new_budget_window = true;
+            budget_window_start_ = t.now;
+        }
         for (auto it = ctx_.connections.begin(); it != ctx_.connections.end();) (it++)->tick(t);
         sweep();
     });

@@ -72,8 +72,9 @@ private:
     server_context ctx_;
     std::shared_ptr<listener> listener_;
     std::shared_ptr<listener> metrics_listener_;  // --metrics-listen, on one shard only
-    // One timer for every connection's keepalive and token expiry (see sweep()).
+    // One timer for every connection's keepalive, token expiry and budget (see sweep()).
     net::steady_timer sweep_timer_;
+    std::chrono::steady_clock::time_point budget_window_start_{};
 };
 
 }  // namespace wsgate

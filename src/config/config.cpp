@@ -235,6 +235,9 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     std::string max_handshakes = std::to_string(cfg.max_handshakes);
     std::string max_handshakes_per_address = "auto";
     std::string header_timeout = format_duration(cfg.header_timeout);
+    std::string client_budget_interval = format_duration(cfg.client_budget_interval);
+    std::string client_budget_bytes = format_bytes(cfg.client_budget_bytes);
+    std::string client_budget_frames = std::to_string(cfg.client_budget_frames);
     std::string ip_connect_rate = "0";
     std::string ip_connect_burst = "0";
     std::string allowed_origins;
@@ -291,6 +294,16 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     opt("--max-queue-messages", max_queue_messages, "per-connection send queue limit in messages")
         ->capture_default_str();
     opt("--max-message-bytes", max_message, "largest frame a client may send (1009 beyond)")
+        ->capture_default_str();
+    opt("--client-budget-bytes", client_budget_bytes,
+        "bytes one connection may send per --client-budget-interval (1008 beyond)")
+        ->capture_default_str();
+    opt("--client-budget-frames", client_budget_frames,
+        "messages and control frames one connection may send per --client-budget-interval "
+        "(1008 beyond)")
+        ->capture_default_str();
+    opt("--client-budget-interval", client_budget_interval,
+        "the window of --client-budget-bytes and --client-budget-frames")
         ->capture_default_str();
     opt("--ping-interval", ping_interval, "ping idle clients this often; drop after two (0 = off)")
         ->capture_default_str();
@@ -463,6 +476,24 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         cfg.ping_interval = duration_flag("--ping-interval", ping_interval, true);
         cfg.handshake_timeout = duration_flag("--handshake-timeout", handshake_timeout, false);
         cfg.header_timeout = duration_flag("--header-timeout", header_timeout, false);
+        cfg.client_budget_interval =
+            duration_flag("--client-budget-interval", client_budget_interval, false);
+        if (cfg.client_budget_interval < std::chrono::seconds(1) ||
+            cfg.client_budget_interval > std::chrono::hours(1))
+            throw bad_setting("--client-budget-interval", "must be between 1s and 1h");
+        cfg.client_budget_bytes =
+            bytes_flag("--client-budget-bytes", client_budget_bytes, 1, std::uint64_t{256} << 20);
+        // Room for one largest message with its frame header (at most 14 bytes), or a
+        // client could not send what --max-message-bytes allows.
+        if (cfg.client_budget_bytes < cfg.max_client_message_bytes + 14)
+            throw bad_setting("--client-budget-bytes",
+                              "must be at least --max-message-bytes + 14 (" +
+                                  format_bytes(cfg.max_client_message_bytes + 14) +
+                                  "): room for one largest message");
+        cfg.client_budget_frames =
+            count_flag("--client-budget-frames", client_budget_frames, 1'000'000);
+        if (cfg.client_budget_frames == 0)
+            throw bad_setting("--client-budget-frames", "must be between 1 and 1000000");
         cfg.max_header_bytes =
             static_cast<std::uint32_t>(bytes_flag("--max-header-bytes", max_header,
                                                   auth::max_token_bytes + 2048, 1 << 20));

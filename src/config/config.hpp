@@ -79,6 +79,20 @@ struct config {
     /// Bigger messages are closed with 1009.
     std::uint64_t max_client_message_bytes = 4096;
 
+    /// What one connection may send per --client-budget-interval, counted from the 101 to
+    /// the end of the connection: bytes on the wire (frame headers included), and frames
+    /// (messages and control frames). Over either, the connection is closed with 1008; a
+    /// client that keeps sending past twice the byte budget (after our close frame,
+    /// typically) has its socket cut. Clients have almost nothing to say here: a pong per
+    /// --ping-interval, perhaps an application heartbeat a second. 100 frames and 64 KiB per
+    /// 10 s is ~50 times a heartbeat a second and 16 of the largest messages, while a flood
+    /// (tens of MB/s) is stopped within its first few milliseconds. No 0: a client that
+    /// sends without end must be stopped somewhere. The window is reset by the shard's sweep
+    /// (at most a second late), so it costs no timer per connection.
+    std::chrono::milliseconds client_budget_interval{10'000};
+    std::uint64_t client_budget_bytes = 64 * 1024;
+    std::uint32_t client_budget_frames = 100;
+
     /// A ping is sent after this long without traffic from the client, and the connection
     /// is dropped when another interval passes with no answer. 25 s stays under the 30 s
     /// idle timeouts common in load balancers. 0 disables keepalive pings.

@@ -21,9 +21,9 @@ constexpr const char* reject_labels[] = {
     "not_found",        "upgrade_required", "method_not_allowed",      "bad_request",
     "header_too_large", "timeout",          "over_capacity",           "handshake_limit",
     "rate_limited",     "origin",           "address_handshake_limit", "demo_forbidden"};
-constexpr const char* close_labels[] = {"slow_consumer",   "shutdown",     "subscribe_timeout",
-                                        "client_protocol", "ping_timeout", "token_expired",
-                                        "user_limit"};
+constexpr const char* close_labels[] = {
+    "slow_consumer", "shutdown",   "subscribe_timeout", "client_protocol", "ping_timeout",
+    "token_expired", "user_limit", "client_bytes",      "client_frames",   "client_bytes_cut"};
 static_assert(std::size(drop_labels) == static_cast<std::size_t>(drop_reason::count_));
 static_assert(std::size(reject_labels) == static_cast<std::size_t>(http_reject::count_));
 static_assert(std::size(close_labels) == static_cast<std::size_t>(close_cause::count_));

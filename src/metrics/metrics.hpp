@@ -39,8 +39,11 @@ enum class close_cause : std::uint8_t {
     subscribe_timeout,
     client_protocol,
     ping_timeout,
-    token_expired,  // 1008 at exp + leeway
-    user_limit,     // 4029: --max-connections-per-user reached
+    token_expired,     // 1008 at exp + leeway
+    user_limit,        // 4029: --max-connections-per-user reached
+    client_bytes,      // 1008: over --client-budget-bytes
+    client_frames,     // 1008: over --client-budget-frames
+    client_bytes_cut,  // socket cut: still sending at twice --client-budget-bytes
     count_
 };
 

@@ -3,6 +3,7 @@
 // that shard's thread touches the non-const parts.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <boost/intrusive/list.hpp>
 #include <chrono>
@@ -25,6 +26,7 @@ using closable_hook =
 struct sweep_time {
     std::chrono::steady_clock::time_point now;
     std::chrono::system_clock::time_point wall;  // for token expiry (`exp` is wall time)
+    bool new_budget_window = false;  // a --client-budget-interval has passed: reset budgets
 };
 
 /// A connection the shard can close at shutdown. It unlinks itself on destruction.
@@ -59,6 +61,13 @@ struct server_context {
     closable_list connections{};            // this shard's live http and ws sessions
     bool shutting_down = false;
     demo_mode* demo = nullptr;  // --demo's keys and publisher; null without --demo
+    /// Where every WebSocket of the shard reads the client data it ignores. One buffer for
+    /// all: the shard is one thread, and the bytes are thrown away. Smaller than Beast's
+    /// own read buffer (websocket::stream::tcp_frame_size, 1536 bytes), so Beast always
+    /// reads the socket into that buffer and copies, masks and validates UTF-8 in one
+    /// step; a read straight into this one could be overwritten by another session before
+    /// Beast checked it (a speculative read completes later, through the queue).
+    std::array<char, 1024> discard_buffer{};
 
     /// Ready to deliver: not stopping, and every shard's Redis link is up and subscribed.
     bool ready() const noexcept {

@@ -19,6 +19,9 @@ ws_session::ws_session(tcp::socket socket, server_context& ctx)
       ctx_(ctx),
       queue_(ctx.cfg.max_queue_messages, ctx.cfg.max_queue_bytes) {
     ctx_.connections.push_back(*this);
+    // Past twice the byte budget the socket is cut (see enforce_budget for the first).
+    // The flag is at most 256 MiB, so this fits.
+    ws_.next_layer().set_read_cap(static_cast<std::uint32_t>(2 * ctx.cfg.client_budget_bytes));
 }
 
 ws_session::~ws_session() {
@@ -67,7 +70,10 @@ void ws_session::run(request req, result<auth::verified_token> auth, handshake_t
     // (and so the gate) outlives them.
     t.keep_alive_pings = false;
     ws_.set_option(t);
-    ws_.control_callback([this](websocket::frame_type, beast::string_view) { heard_ = true; });
+    ws_.control_callback([this](websocket::frame_type, beast::string_view) {
+        heard_ = true;
+        count_frame();
+    });
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(http::field::server, "wsgate"); }));
     ws_.read_message_max(cfg.max_client_message_bytes);
@@ -185,6 +191,11 @@ void ws_session::on_accept(error_code ec) {
 }
 
 void ws_session::tick(const sweep_time& t) {
+    if (t.new_budget_window) {
+        // In every phase: a closing connection's reads are metered too.
+        frames_ = 0;
+        ws_.next_layer().reset_read_meter();
+    }
     if (phase_ != phase::open || close_code_ != 0 || overflowed_ || finished_) return;
     // Wall clock, read on every sweep: a clock step cannot stretch a token's life.
     if (t.wall >= expires_at_) {
@@ -225,8 +236,39 @@ void ws_session::send_ping() {
 void ws_session::do_read() {
     // Clients have nothing to say, but control frames (ping, pong, close) are only
     // processed while a read is pending, so one read stays outstanding for the whole life.
-    ws_.async_read_some(net::buffer(read_buf_),
+    // What they say anyway lands in the shard's discard buffer, a kilobyte at a time.
+    ws_.async_read_some(net::buffer(ctx_.discard_buffer),
                         beast::bind_front_handler(&ws_session::on_read, shared_from_this()));
+}
+
+void ws_session::count_frame() {
+    ++frames_;
+    // Called from Beast's control callback, inside its read operation: a close started
+    // here would run into that operation, so the check runs from the queue.
+    if (frames_ <= ctx_.cfg.client_budget_frames || budget_check_posted_ || close_code_ != 0)
+        return;
+    budget_check_posted_ = true;
+    net::post(ws_.get_executor(), [self = shared_from_this()] {
+        self->budget_check_posted_ = false;
+        self->enforce_budget();
+    });
+}
+
+void ws_session::enforce_budget() {
+    if (phase_ != phase::open || close_code_ != 0 || overflowed_ || finished_) return;
+    // The bytes are counted where they are read (gated_socket), frame headers included.
+    // Frames that never reach on_read (empty fragments) meet the cut at twice the budget
+    // there instead.
+    if (ws_.next_layer().bytes_read() > ctx_.cfg.client_budget_bytes) {
+        ctx_.metrics.count_close(close_cause::client_bytes);
+        log::debug("client_over_budget", {{"channel", channel_}, {"budget", "bytes"}});
+        return close(close_codes::policy_violation, close_codes::reason_client_bytes);
+    }
+    if (frames_ > ctx_.cfg.client_budget_frames) {
+        ctx_.metrics.count_close(close_cause::client_frames);
+        log::debug("client_over_budget", {{"channel", channel_}, {"budget", "frames"}});
+        return close(close_codes::policy_violation, close_codes::reason_client_frames);
+    }
 }
 
 void ws_session::on_read(error_code ec, std::size_t) {
@@ -240,6 +282,13 @@ void ws_session::on_read(error_code ec, std::size_t) {
         error_code ignored;
         beast::get_lowest_layer(ws_).close(ignored);
         cancel_timer();
+        if (ws_.next_layer().read_cut()) {
+            // Still sending at twice the byte budget: after our close frame, or without a
+            // frame boundary at which to send one. No close frame; the socket is gone.
+            ctx_.metrics.count_close(close_cause::client_bytes_cut);
+            log::debug("client_cut", {{"channel", channel_}});
+            return;
+        }
         // closed: the close handshake finished. message_too_big, bad UTF-8 and other
         // protocol errors: Beast has already sent 1009/1007/1002. operation_aborted: we
         // cut the socket and counted why. timeout: a close handshake we started was not
@@ -251,6 +300,8 @@ void ws_session::on_read(error_code ec, std::size_t) {
             ctx_.metrics.count_close(close_cause::client_protocol);
         return;
     }
+    if (ws_.is_message_done()) ++frames_;  // control frames are counted in the callback
+    enforce_budget();
     if (ws_.got_binary() && close_code_ == 0) {
         ctx_.metrics.count_close(close_cause::client_protocol);
         close(close_codes::unsupported_data, close_codes::reason_binary);

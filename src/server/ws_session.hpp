@@ -4,7 +4,6 @@
 // on its shard's thread and is owned by its pending completion handlers.
 #pragma once
 
-#include <array>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -40,7 +39,7 @@ public:
     void subscribed() override;
     void shutdown() override;
     /// Keepalive (ping after --ping-interval without a frame from the peer, drop after
-    /// twice that) and token expiry.
+    /// twice that), token expiry, and a new window of the client's budget.
     void tick(const sweep_time& t) override;
 
 private:
@@ -50,6 +49,12 @@ private:
     void on_accept(error_code ec);
     void do_read();
     void on_read(error_code ec, std::size_t n);
+    /// Counts a frame from the client (a whole message, or a control frame).
+    void count_frame();
+    /// Closes with 1008 once the client is over its budget of bytes or frames for this
+    /// window (--client-budget-*). Call from a completion handler, not from Beast's
+    /// control callback.
+    void enforce_budget();
     void do_write();
     void on_write(error_code ec, std::size_t n);
     void on_subscribe_timeout(error_code ec);
@@ -88,8 +93,8 @@ private:
     std::unique_ptr<net::steady_timer> timer_;
     net::steady_timer& timer();
     void cancel_timer() noexcept;
-    std::array<char, 32> read_buf_;  // client data is read and discarded
     std::string_view close_reason_;
+    std::uint32_t frames_ = 0;  // from the client in this budget window (bytes: ws_.next_layer())
     std::uint16_t close_code_ = 0;  // set once closing; 0 while open
     phase phase_ = phase::waiting;
     bool joined_ = false;   // in the hub
@@ -102,6 +107,7 @@ private:
     bool ping_in_flight_ = false;   // async_ping pending: no close may start meanwhile
     bool close_after_ping_ = false;
     bool finished_ = false;  // the read loop has ended: the connection is over
+    bool budget_check_posted_ = false;
 };
 
 }  // namespace wsgate

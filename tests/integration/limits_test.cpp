@@ -282,6 +282,146 @@ TEST_F(AddressRate, AnAddressOverItsRateGets429AndOthersAreUnaffected) {
     EXPECT_EQ(rejected("rate_limited"), 1);
 }
 
+// --- --client-budget-* ---------------------------------------------------------------------
+
+/// A masked client text frame (mask key 0: the payload goes out as is).
+std::string client_text_frame(std::size_t size) {
+    std::string f;
+    f += '\x81';
+    if (size < 126) {
+        f += static_cast<char>(0x80 | size);
+    } else {
+        f += static_cast<char>(0x80 | 126);
+        f += static_cast<char>(size >> 8);
+        f += static_cast<char>(size & 0xff);
+    }
+    f.append(4, '\0');
+    f.append(size, 'x');
+    return f;
+}
+
+/// Sends `frame` until the gateway cuts the socket (a send fails: the gateway closed it
+/// with data unread, so the kernel answers with a reset), for at most 3 s and 8 MB; returns
+/// whether it was cut. An end of stream alone is not a cut: a gateway that finished its
+/// close handshake shuts down its side and may still read.
+bool flood_until_cut(raw_connection& c, const std::string& frame) {
+    const auto until = std::chrono::steady_clock::now() + 3s;
+    for (std::size_t sent = 0; sent < (8u << 20) && std::chrono::steady_clock::now() < until;
+         sent += frame.size())
+        if (!c.send(frame, 500ms) && c.error() != "send timed out") return true;
+    return false;
+}
+
+class ClientBudget : public Limits {};  // defaults: 64 KiB and 100 frames per 10 s
+
+TEST_F(ClientBudget, AClientSendingTooMuchIsClosedWith1008AndCounted) {
+    auto flooder = connect_user("mallory");
+    auto alice = connect_user("alice");
+    ASSERT_TRUE(flooder && alice);
+    // Frames the gateway ignores, at most 4 MB of them: it used to read every byte, 32 at
+    // a time, and never object. Paced so that the client reads the gateway's close frame
+    // before it has sent another budget's worth (see the next test for a full-speed flood).
+    const std::string frame(4000, 'x');
+    for (int i = 0; i < 1000 && !flooder->ended(); ++i) {
+        if (flooder->send_text(frame, 2s)) break;
+        pump(2ms);
+    }
+    const auto end = flooder->read_until_close(5s);
+    ASSERT_TRUE(end.got_close_frame) << end;
+    EXPECT_EQ(end.code, 1008) << end;
+    EXPECT_EQ(end.reason, "client sent too much data");
+    EXPECT_EQ(closes("client_bytes"), 1);
+    EXPECT_EQ(closes("client_bytes_cut"), 0) << "it stopped once told";
+    EXPECT_EQ(numsub("alice"), 1);
+    expect_delivery("alice", {alice.get()}, "unaffected");
+}
+
+TEST_F(ClientBudget, AFullSpeedFloodIsClosedThenCut) {
+    // Faster than the gateway reads: by the time its close frame is out, the kernel holds
+    // more than another budget's worth, so the socket is cut.
+    raw_connection c;
+    ASSERT_TRUE(c.connect(port(), "127.0.0.55")) << c.error();
+    ASSERT_TRUE(c.send(upgrade_request(port(), target_for("mallory"))));
+    ASSERT_NE(c.read_until("\r\n\r\n", 5s).find(" 101 "), std::string::npos) << c.received();
+    EXPECT_TRUE(flood_until_cut(c, client_text_frame(4000)))
+        << "still reading a flood past twice the byte budget";
+    c.wait_closed(1s);
+    EXPECT_NE(c.received().find("client sent too much data"), std::string::npos)
+        << "no close frame before the cut";
+    EXPECT_EQ(closes("client_bytes"), 1);
+    EXPECT_TRUE(wait_metric("wsgate_closes_total{cause=\"client_bytes_cut\"}", 1, 5s));
+}
+
+TEST_F(ClientBudget, TooManyFramesAreClosedWith1008AndCounted) {
+    auto chatty = connect_user("mallory");
+    ASSERT_TRUE(chatty);
+    // Control frames count too: 50 pings, then small messages up to the 100-frame budget.
+    for (int i = 0; i < 50; ++i) ASSERT_TRUE(chatty->ping(5s)) << "ping " << i;
+    for (int i = 0; i < 200 && !chatty->ended(); ++i)
+        if (chatty->send_text("hello", 2s)) break;
+    const auto end = chatty->read_until_close(5s);
+    ASSERT_TRUE(end.got_close_frame) << end;
+    EXPECT_EQ(end.code, 1008) << end;
+    EXPECT_EQ(end.reason, "client sent too many frames");
+    EXPECT_EQ(closes("client_frames"), 1);
+    EXPECT_EQ(closes("client_bytes"), 0);
+}
+
+TEST_F(ClientBudget, AClientWithinItsBudgetIsNotClosed) {
+    auto polite = connect_user("alice");
+    ASSERT_TRUE(polite);
+    for (int i = 0; i < 40; ++i) {
+        ASSERT_FALSE(polite->send_text(R"({"type":"heartbeat"})", 2s));
+        ASSERT_TRUE(polite->ping(5s));
+    }
+    ASSERT_FALSE(polite->send_text(std::string(4096, 'a'), 2s)) << "one largest message";
+    expect_delivery("alice", {polite.get()}, "still-open");
+    EXPECT_EQ(closes("client_frames") + closes("client_bytes"), 0);
+}
+
+class ClientBudgetSlowClose : public Limits {
+protected:
+    // Long close deadlines, so that only the byte budget can end a flood in time.
+    flag_list gateway_flags() const override {
+        return {{"--handshake-timeout", "30s"}, {"--shutdown-timeout", "60s"}};
+    }
+
+    /// Upgrades `c` from `source` with a bad token and reads the gateway's 1008.
+    void connect_rejected(raw_connection& c, const char* source) {
+        ASSERT_TRUE(c.connect(port(), source)) << c.error();
+        ASSERT_TRUE(c.send(upgrade_request(port(), target_for("mallory", "not-a-token"))));
+        ASSERT_NE(c.read_until("invalid token", 5s).find("invalid token"), std::string::npos)
+            << c.received();
+    }
+};
+
+TEST_F(ClientBudgetSlowClose, AFailedAuthClientFloodingTheCloseHandshakeIsCut) {
+    // The upgrade completes and the gateway closes with 1008 at once; this client never
+    // answers and floods instead. Beast reads and discards frames until the close deadline
+    // (30 s here), which used to cost a core for all of it.
+    raw_connection c;
+    ASSERT_NO_FATAL_FAILURE(connect_rejected(c, "127.0.0.53"));
+    EXPECT_TRUE(flood_until_cut(c, client_text_frame(4000)))
+        << "still reading a flood after its close frame";
+    EXPECT_TRUE(wait_metric("wsgate_closes_total{cause=\"client_bytes_cut\"}", 1, 5s));
+    EXPECT_EQ(metric("wsgate_auth_failures_total{reason=\"malformed\"}"), 1);
+}
+
+TEST_F(ClientBudgetSlowClose, AClientFloodingAfterTheCloseHandshakeIsCut) {
+    // This one answers the close frame, then floods: the gateway drains the socket until
+    // EOF before closing it (so that its close frame is not lost to a reset), and those
+    // bytes are metered too. (Beast 1.81's own asynchronous drain stops after its first
+    // read, as it tests a byte count it never sets; one that reads until EOF must not read
+    // a flood for ever.)
+    raw_connection c;
+    ASSERT_NO_FATAL_FAILURE(connect_rejected(c, "127.0.0.54"));
+    const std::string close_frame("\x88\x82\0\0\0\0\x03\xe8", 8);  // 1000, masked
+    ASSERT_TRUE(c.send(close_frame));
+    EXPECT_TRUE(flood_until_cut(c, std::string(64 * 1024, 'z')))
+        << "still draining a flood after the close handshake";
+    EXPECT_TRUE(wait_metric("wsgate_closes_total{cause=\"client_bytes_cut\"}", 1, 5s));
+}
+
 // --- --allowed-origins ---------------------------------------------------------------------
 
 class Origins : public Limits {

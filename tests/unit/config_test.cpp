@@ -201,6 +201,9 @@ TEST(Config, AdmissionLimitDefaults) {
     EXPECT_EQ(c.ip_connect_rate, 0.0);
     EXPECT_TRUE(c.allowed_origins.empty());
     EXPECT_TRUE(c.close_on_token_expiry);
+    EXPECT_EQ(c.client_budget_interval, std::chrono::seconds(10));
+    EXPECT_EQ(c.client_budget_bytes, 64u * 1024);
+    EXPECT_EQ(c.client_budget_frames, 100u);
 }
 
 TEST(Config, HandshakesPerAddressFollowMaxHandshakesUnlessSet) {
@@ -216,14 +219,26 @@ TEST(Config, HandshakesPerAddressFollowMaxHandshakesUnlessSet) {
     EXPECT_EQ(per_address("--max-handshakes-per-address", "3"), 3u);
 }
 
-TEST(Config, HeaderTimeoutParses) {
-    auto p = parse({"--jwt-secret", "s", "--header-timeout", "1500ms"});
+TEST(Config, ClientBudgetAndHeaderTimeoutParse) {
+    auto p = parse({"--jwt-secret", "s", "--client-budget-bytes", "1MiB", "--client-budget-frames",
+                    "7", "--client-budget-interval", "2s", "--header-timeout", "1500ms"});
     ASSERT_EQ(p.out.exit_code, -1) << p.err;
-    EXPECT_EQ(p.out.cfg.header_timeout, std::chrono::milliseconds(1500));
+    const auto& c = p.out.cfg;
+    EXPECT_EQ(c.client_budget_bytes, 1u << 20);
+    EXPECT_EQ(c.client_budget_frames, 7u);
+    EXPECT_EQ(c.client_budget_interval, std::chrono::seconds(2));
+    EXPECT_EQ(c.header_timeout, std::chrono::milliseconds(1500));
 }
 
-TEST(Config, BadHeaderTimeoutAndHandshakesPerAddressNameTheFlag) {
+TEST(Config, BadClientBudgetsAndHeaderTimeoutNameTheFlag) {
     const std::vector<std::vector<const char*>> bad = {
+        {"--client-budget-bytes", "lots"},
+        {"--client-budget-bytes", "1GiB"},
+        {"--client-budget-bytes", "4KiB"},  // less than one 4 KiB message with its header
+        {"--client-budget-frames", "0"},
+        {"--client-budget-frames", "x"},
+        {"--client-budget-interval", "500ms"},
+        {"--client-budget-interval", "2h"},
         {"--header-timeout", "0"},
         {"--header-timeout", "soon"},
         {"--max-handshakes-per-address", "-1"},
@@ -236,6 +251,12 @@ TEST(Config, BadHeaderTimeoutAndHandshakesPerAddressNameTheFlag) {
         EXPECT_EQ(p.out.exit_code, 2) << args[0] << " " << args[1];
         EXPECT_NE(p.err.find(args[0]), std::string::npos) << p.err;
     }
+    // The byte budget must hold one largest message: raising --max-message-bytes alone
+    // says which flag to raise.
+    auto p = parse({"--jwt-secret", "s", "--max-message-bytes", "64KiB"});
+    EXPECT_EQ(p.out.exit_code, 2);
+    EXPECT_NE(p.err.find("--client-budget-bytes"), std::string::npos) << p.err;
+    EXPECT_NE(p.err.find("--max-message-bytes"), std::string::npos) << p.err;
 }
 
 TEST(Config, AdmissionLimitsParse) {
