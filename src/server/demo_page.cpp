@@ -217,7 +217,7 @@ constexpr std::string_view js = R"JS('use strict';
       '&payload=' + encodeURIComponent(payload.value);
     publishResult.textContent = '';
     if (query.length > 7000) {
-      // The request line counts against the gateway's --max-header-bytes (8 KiB).
+      // The request line counts against the gateway's --max-header-bytes (16 KiB by default, 10 KiB at the least).
       publishResult.textContent = 'not published: too long once URL-encoded';
       return;
     }
