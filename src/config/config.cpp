@@ -27,6 +27,15 @@ struct bad_setting : std::invalid_argument {
         : std::invalid_argument(flag + ": " + what) {}
 };
 
+// A boolean flag's value: a bare --flag (the empty value) means true, like every other CLI.
+bool bool_flag(const std::string& flag, const std::string& text) {
+    if (text.empty() || text == "true" || text == "1" || text == "yes" || text == "on")
+        return true;
+    if (text == "false" || text == "0" || text == "no" || text == "off") return false;
+    throw bad_setting(flag, "'" + text + "' is not a boolean (true, false, 1, 0, yes, no, on, "
+                            "off; a bare " + flag + " means true)");
+}
+
 std::chrono::milliseconds duration_flag(const std::string& flag, const std::string& text,
                                         bool allow_zero) {
     auto d = parse_duration(text);
@@ -367,13 +376,18 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     opt("--allowed-origins", allowed_origins,
         "comma-separated Origin values allowed to connect: https://app.example.com, "
         "https://*.example.com or * (empty = any)");
+    // Booleans take an optional value: --flag, --flag=false, --flag true.
     opt("--close-on-token-expiry", close_on_token_expiry,
         "close with 1008 when the token's exp + leeway passes: true or false")
+        ->expected(0)  // flag-like: a bare flag reads "true", not the default
+        ->expected(0, 1)
         ->capture_default_str();
     opt("--demo", demo,
         "serve the demo page at / and its token and publish endpoints to loopback clients "
         "holding the access key logged at start: true or false (needs a loopback --listen; "
         "not for production)")
+        ->expected(0)  // flag-like: a bare flag reads "true", not the default
+        ->expected(0, 1)
         ->capture_default_str();
     opt("--invalid-utf8", invalid_utf8, "payloads that are not UTF-8: drop (counted) or binary")
         ->capture_default_str();
@@ -383,7 +397,9 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        out.exit_code = app.exit(e);
+        // --help and --version exit 0; every parse error is a configuration error (2), not
+        // CLI11's own code for its kind (105, 109...).
+        out.exit_code = app.exit(e) == 0 ? 0 : exit_bad_config;
         return out;
     }
 
@@ -524,20 +540,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         } catch (const std::invalid_argument& e) {
             throw bad_setting("--allowed-origins", e.what());
         }
-        if (close_on_token_expiry == "true")
-            cfg.close_on_token_expiry = true;
-        else if (close_on_token_expiry == "false")
-            cfg.close_on_token_expiry = false;
-        else
-            throw bad_setting("--close-on-token-expiry",
-                              "'" + close_on_token_expiry + "' is not true or false");
-
-        if (demo == "true")
-            cfg.demo = true;
-        else if (demo == "false")
-            cfg.demo = false;
-        else
-            throw bad_setting("--demo", "'" + demo + "' is not true or false");
+        cfg.close_on_token_expiry = bool_flag("--close-on-token-expiry", close_on_token_expiry);
+        cfg.demo = bool_flag("--demo", demo);
         // The demo endpoints mint tokens for any user: they must not be reachable from
         // another host even before their access key is checked.
         if (cfg.demo && !boost::asio::ip::make_address(cfg.listen_host).is_loopback()) {
@@ -572,7 +576,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
                               "'" + log_level + "' is not debug, info, warn or error");
     } catch (const std::invalid_argument& e) {
         std::cerr << "wsgate: " << e.what() << "\n";
-        out.exit_code = 2;
+        out.exit_code = exit_bad_config;
     }
     return out;
 }

@@ -177,6 +177,10 @@ struct config {
     log::level log_level = log::level::info;
 };
 
+/// The exit status of a gateway that cannot start with its settings: a bad flag or value, an
+/// unusable key, certificate or secret file, an address it cannot listen on.
+inline constexpr int exit_bad_config = 2;
+
 /// Outcome of reading the command line: a config to run with, or an exit code because help
 /// or version was printed or a setting was bad (the message is already on stderr).
 struct parse_outcome {

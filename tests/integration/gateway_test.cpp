@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "config/config.hpp"
 #include "gateway_fixture.hpp"
 
 namespace {
@@ -552,7 +553,7 @@ TEST(GatewayMetricsListenConfig, SamePortAsListenIsRefusedNamingTheFlag) {
         {"--listen", "127.0.0.1:18080", "--metrics-listen", "127.0.0.1:18080", "--jwt-secret",
          test_jwt_secret, "--redis-url", "redis://127.0.0.1:1"},
         {}, 10s);
-    EXPECT_NE(status, 0);
+    EXPECT_EQ(status, wsgate::exit_bad_config);
     EXPECT_NE(output.find("--metrics-listen"), std::string::npos) << output;
 }
 
@@ -645,7 +646,8 @@ TEST(GatewayStartup, ABadSettingExitsWithAMessageNamingTheFlag) {
                 args.insert(args.end(), {extra[i], extra[i + 1]});
         }
         auto [status, output] = run_to_completion(WSGATE_BINARY, args, {}, 10s);
-        EXPECT_NE(status, 0) << flag;
+        // One documented status for every setting the gateway cannot start with.
+        EXPECT_EQ(status, wsgate::exit_bad_config) << flag;
         EXPECT_NE(output.find("wsgate: " + flag + ":"), std::string::npos) << output;
         EXPECT_EQ(output.find(" listening "), std::string::npos) << output;
     }
@@ -661,9 +663,23 @@ TEST(GatewayStartup, APortInUseIsAClearError) {
     const std::string taken = "127.0.0.1:" + std::to_string(plain.local_endpoint().port());
     auto [status, output] = run_to_completion(
         WSGATE_BINARY, {"--listen", taken, "--jwt-secret", test_jwt_secret}, {}, 10s);
-    EXPECT_NE(status, 0);
+    EXPECT_EQ(status, wsgate::exit_bad_config);
     EXPECT_NE(output.find("wsgate: --listen: cannot listen on " + taken), std::string::npos)
         << output;
+    // CLI11's own codes (109 for an argument it did not expect) are configuration errors too.
+    auto [extra_status, extra_output] = run_to_completion(
+        WSGATE_BINARY, {"--jwt-secret", test_jwt_secret, "unexpected"}, {}, 10s);
+    EXPECT_EQ(extra_status, wsgate::exit_bad_config) << extra_output;
+}
+
+// A boolean flag given bare means true, like every other CLI: `--demo --jwt-secret S` used to
+// fail with "The following argument was not expected".
+TEST(GatewayStartup, ABareBooleanFlagMeansTrue) {
+    hard_deadline limit(60s);
+    child_process gw(WSGATE_BINARY, {"--demo", "--listen", "127.0.0.1:0", "--jwt-secret",
+                                     test_jwt_secret, "--redis-url", "redis://127.0.0.1:1"});
+    EXPECT_TRUE(gw.wait_for_output(" demo_mode ", 10s)) << gw.output();
+    EXPECT_EQ(gw.terminate(), 0) << gw.output();
 }
 
 }  // namespace

@@ -112,9 +112,43 @@ TEST(Config, BadValuesNameTheirFlag) {
 }
 
 TEST(Config, UnknownFlagIsAUsageError) {
-    auto p = parse({"--no-such-flag"});
-    EXPECT_NE(p.out.exit_code, -1);
-    EXPECT_NE(p.out.exit_code, 0);
+    // Every configuration error has one status, whatever CLI11's own code for its kind.
+    EXPECT_EQ(parse({"--no-such-flag"}).out.exit_code, wsgate::exit_bad_config);
+    EXPECT_EQ(parse({"--jwt-secret", "s", "stray"}).out.exit_code, wsgate::exit_bad_config);
+    EXPECT_EQ(parse({"--ping-interval"}).out.exit_code, wsgate::exit_bad_config);
+    EXPECT_EQ(wsgate::exit_bad_config, 2);
+}
+
+TEST(Config, BooleanFlagsReadLikeEveryOtherCli) {
+    // A bare flag means true, and it does not swallow the next flag.
+    auto bare = parse({"--close-on-token-expiry", "--jwt-secret", "s", "--listen",
+                       "127.0.0.1:0", "--demo"});
+    ASSERT_EQ(bare.out.exit_code, -1) << bare.err;
+    EXPECT_TRUE(bare.out.cfg.demo);
+    EXPECT_TRUE(bare.out.cfg.close_on_token_expiry);
+    EXPECT_EQ(bare.out.cfg.jwt.secret, "s");
+    // --flag=false, --flag false and the other spellings.
+    for (const char* no : {"--close-on-token-expiry=false", "--close-on-token-expiry=0",
+                           "--close-on-token-expiry=no", "--close-on-token-expiry=off"}) {
+        auto p = parse({"--jwt-secret", "s", no});
+        ASSERT_EQ(p.out.exit_code, -1) << no << ": " << p.err;
+        EXPECT_FALSE(p.out.cfg.close_on_token_expiry) << no;
+    }
+    auto spaced = parse({"--jwt-secret", "s", "--listen", "127.0.0.1:0", "--demo", "true"});
+    ASSERT_EQ(spaced.out.exit_code, -1) << spaced.err;
+    EXPECT_TRUE(spaced.out.cfg.demo);
+    {
+        scoped_env off("WSGATE_CLOSE_ON_TOKEN_EXPIRY", "false");
+        auto p = parse({"--jwt-secret", "s"});
+        ASSERT_EQ(p.out.exit_code, -1) << p.err;
+        EXPECT_FALSE(p.out.cfg.close_on_token_expiry);
+    }
+    // A wrong value names the flag and what it accepts.
+    auto bad = parse({"--jwt-secret", "s", "--close-on-token-expiry=maybe"});
+    EXPECT_EQ(bad.out.exit_code, wsgate::exit_bad_config);
+    EXPECT_NE(bad.err.find("--close-on-token-expiry: 'maybe' is not a boolean (true, false"),
+              std::string::npos)
+        << bad.err;
 }
 
 TEST(Config, HelpListsEveryFlagWithItsEnvironmentVariable) {
@@ -289,7 +323,7 @@ TEST(Config, BadAdmissionLimitsNameTheFlag) {
         {"--ip-connect-burst", "9999999"},
         {"--allowed-origins", "example.com"},
         {"--allowed-origins", "https://a.b/c"},
-        {"--close-on-token-expiry", "yes"},
+        {"--close-on-token-expiry", "maybe"},
     };
     for (const auto& [flag, value] : bad) {
         auto p = parse({"--jwt-secret", "s", flag, value});
