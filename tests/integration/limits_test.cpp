@@ -312,6 +312,26 @@ bool flood_until_cut(raw_connection& c, const std::string& frame) {
     return false;
 }
 
+// --- closing with unread client data --------------------------------------------------------
+
+// A client that keeps sending after a frame over --max-message-bytes: frames of mixed sizes
+// back to back, one of 4,200 bytes (over the 4 KiB default), then more. The close frame
+// (1009) must reach it: closing the socket with the client's later frames unread makes the
+// kernel send a reset, which can overtake the close frame (the client then sees 1006).
+TEST_F(Limits, AnOversizedFrameAmongOthersIsClosedWith1009NotAReset) {
+    for (int round = 0; round < 5; ++round) {
+        auto c = connect_user("mixed-" + std::to_string(round));
+        ASSERT_TRUE(c);
+        for (int i = 0; i < 30; ++i) ASSERT_FALSE(c->send_text(std::string(i * 3 % 101, 'a')));
+        ASSERT_FALSE(c->send_text(std::string(4200, 'b')));
+        for (int i = 0; i < 30 && !c->ended(); ++i)
+            if (c->send_text(std::string(i * 7 % 101, 'c'))) break;
+        const auto end = c->read_until_close(5s);
+        ASSERT_TRUE(end.got_close_frame) << "round " << round << ": " << end;
+        EXPECT_EQ(end.code, 1009) << end;
+    }
+}
+
 class ClientBudget : public Limits {};  // defaults: 64 KiB and 100 frames per 10 s
 
 TEST_F(ClientBudget, AClientSendingTooMuchIsClosedWith1008AndCounted) {
