@@ -79,5 +79,8 @@ bench: deps
 bench-cluster: deps
 	@BUILD=$(BENCH_BUILD) bench/cluster.sh
 
+# Every build folder the targets above make (build, build-asan, build-tsan, build-fuzz,
+# build-package, build-bench, build-soak, and any BUILD=... of the same pattern), and make
+# run's state.
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build build-* .run
