@@ -8,6 +8,8 @@
   "use strict";
 
   const POLICY_VIOLATION = 1008; // authentication failed: a new token is needed
+  // 1008 for what the client sent, not for its token: a new token would not help.
+  const NOT_A_TOKEN_PROBLEM = new Set(["client sent too much data", "client sent too many frames"]);
   const TOO_MANY_CONNECTIONS = 4029; // per-user limit: retry, but later
 
   class WsgateClient {
@@ -96,7 +98,11 @@
         let retryInMs = null;
         // 1008 with the token we still hold: wait for a new one. A token set meanwhile
         // (refreshed before this one expired) is tried like any reconnect.
-        if (event.code === POLICY_VIOLATION && this.token === tokenUsed) {
+        if (
+          event.code === POLICY_VIOLATION &&
+          !NOT_A_TOKEN_PROBLEM.has(event.reason) &&
+          this.token === tokenUsed
+        ) {
           this.waitingForToken = true;
         } else {
           // 1001 shutdown, 1013 subscription unavailable, 4008 slow consumer, 4029 user

@@ -197,6 +197,19 @@ test("1008 after a token refreshed during the connection reconnects with the new
   assert.equal(w.timers.length, 1);
 });
 
+test("1008 for too much client data backs off and reconnects, it is no token problem", () => {
+  const w = harness();
+  w.client.start();
+  w.last().open();
+  w.last().serverClose(1008, "client sent too much data");
+  assert.ok(!w.events.some(([k]) => k === "rejected"));
+  const [, e] = w.events.find(([k]) => k === "close");
+  assert.ok(e.retryInMs !== null && e.retryInMs >= 0);
+  w.fire();
+  assert.equal(w.sockets.length, 2, "reconnected with the same token");
+  assert.match(w.last().url, /\?token=t1$/);
+});
+
 test("setToken() from inside onTokenRejected reconnects", () => {
   let client;
   const w = harness({ onTokenRejected: () => client.setToken("fresh") });
