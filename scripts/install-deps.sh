@@ -46,7 +46,7 @@ e2e="$(dirname "$0")/../tests/e2e"
 if [[ ! -e $e2e/node_modules/.package-lock.json || $e2e/package-lock.json -nt $e2e/node_modules/.package-lock.json ]]; then
   node_major=$(node -p 'process.versions.node.split(".")[0]')
   if [[ $node_major -lt 20 ]]; then
-    echo "wsgate: tests/e2e needs Node.js 20 or newer (found $(node --version)); the demo page test will be skipped" >&2
+    echo "wsgate: tests/e2e needs Node.js 20 or newer (found $(node --version)); the demo page test will fail until a newer Node.js is installed" >&2
   else
     echo "wsgate: installing tests/e2e's npm packages" >&2
     (cd "$e2e" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
