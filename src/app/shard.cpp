@@ -154,14 +154,9 @@ void shard::on_subscribed(std::string_view channel) { hub_.on_subscribed(channel
 void shard::on_link_down() { hub_.on_unsubscribed_all(); }
 
 void shard::on_channels_down(const std::vector<std::string>& channels) {
-    if (channels.empty()) return;  // only the cluster subscriber reports these
-    // Only these channels lost their subscription. The hub can unconfirm all users at
-    // once only, so unconfirm all and confirm again those still confirmed elsewhere; their
-    // open sessions ignore the repeated subscribed(), and a session joining later sees the
-    // exact state. O(users) per event: events are rare (a node link lost, a migration
-    // batch). TODO(lead): a hub::on_unsubscribed(user) would make this O(channels).
-    hub_.on_unsubscribed_all();
-    cluster_->for_each_confirmed([this](std::string_view channel) { hub_.on_subscribed(channel); });
+    // Only these channels lost their subscription (a node link lost, a slot migrated): only
+    // their users wait for a confirmation again, in O(channels), not O(users).
+    for (const auto& channel : channels) hub_.on_unsubscribed(channel);
 }
 
 }  // namespace wsgate

@@ -48,6 +48,11 @@ void hub::on_subscribed(std::string_view channel) {
     for (auto* s : it->second.sessions) s->subscribed();
 }
 
+void hub::on_unsubscribed(std::string_view channel) {
+    auto it = users_.find(channel);
+    if (it != users_.end()) it->second.confirmed = false;
+}
+
 void hub::on_unsubscribed_all() {
     for (auto& [user, entry] : users_) entry.confirmed = false;
 }

@@ -79,6 +79,9 @@ public:
     void on_subscribed(std::string_view channel);
     /// The Redis link dropped: every user needs confirming again before new sessions open.
     void on_unsubscribed_all();
+    /// Only this channel lost its subscription (Redis Cluster: its node's link, or its slot
+    /// moved): its user needs confirming again; the others are unaffected.
+    void on_unsubscribed(std::string_view channel);
 
     /// Sessions of one user on this shard.
     std::size_t session_count(std::string_view channel) const;

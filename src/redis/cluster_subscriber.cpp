@@ -125,11 +125,6 @@ void cluster_subscriber::attach(const std::string& channel, channel_entry& e, no
     target->link->want(channel);
 }
 
-void cluster_subscriber::for_each_confirmed(const std::function<void(std::string_view)>& fn) const {
-    for (const auto& [name, e] : channels_)
-        if (e.confirmed) fn(name);
-}
-
 cluster_subscriber::node& cluster_subscriber::node_for(const node_address& addr) {
     auto key = addr.key();
     auto it = nodes_.find(key);

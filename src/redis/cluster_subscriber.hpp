@@ -16,7 +16,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -75,9 +74,6 @@ public:
     /// every master that owns a wanted channel is ready.
     bool ready() const noexcept { return ready_; }
     std::size_t desired_count() const noexcept { return channels_.size(); }
-    /// Calls `fn(channel)` for every channel confirmed now (for the shard to re-confirm its
-    /// users after on_channels_down()).
-    void for_each_confirmed(const std::function<void(std::string_view)>& fn) const;
 
 private:
     struct node;

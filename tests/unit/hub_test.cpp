@@ -81,6 +81,22 @@ TEST(Hub, ConfirmationReachesWaitingSessionsAndLaterJoinsSeeIt) {
     EXPECT_EQ(c.confirmations, 0);
 }
 
+TEST(Hub, OneChannelDownRequiresConfirmationForItsUserOnly) {
+    fake_subscriptions subs;
+    wsgate::hub h(subs);
+    fake_session a, b, c, d;
+    h.join("ws:alice", &a);
+    h.join("ws:bob", &b);
+    h.on_subscribed("ws:alice");
+    h.on_subscribed("ws:bob");
+    h.on_unsubscribed("ws:alice");
+    h.on_unsubscribed("ws:nobody");  // not here: nothing happens
+    EXPECT_FALSE(h.join("ws:alice", &c)) << "alice's channel must be confirmed again";
+    EXPECT_TRUE(h.join("ws:bob", &d)) << "bob's subscription was not touched";
+    h.on_subscribed("ws:alice");
+    EXPECT_EQ(c.confirmations, 1);
+}
+
 TEST(Hub, LinkLossRequiresConfirmationAgain) {
     fake_subscriptions subs;
     wsgate::hub h(subs);
