@@ -120,6 +120,16 @@ TEST_F(RedisLiveness, CutAndRefusedLinksKeepClientsAndRecover) {
     ASSERT_TRUE(wait_until([&] { return readyz() == 503; }, 2s)) << "a reset is seen at once";
     // Reconnects are attempted (and reset by the proxy) with backoff, not given up.
     ASSERT_TRUE(wait_until([&] { return proxy_->accepted() >= accepted + 4; }, 5s));
+    // ... and with backoff: each delay is drawn from [ceiling / 2, ceiling], the ceiling
+    // doubling from 100 ms up to --redis-backoff-max (300 ms here). So over 3 s each of the
+    // two shards tries at most 3 s / 150 ms + 1 times (a loop without backoff would try
+    // thousands of times), and, the cap holding, at least a handful.
+    const auto window_start = proxy_->accepted();
+    pump(3s);
+    const auto attempts = proxy_->accepted() - window_start;
+    std::cout << "[ measure  ] " << attempts << " reconnect attempts in 3 s (2 shards)\n";
+    EXPECT_LE(attempts, 2u * (3000 / 150 + 1)) << "reconnecting without backoff";
+    EXPECT_GE(attempts, 2u * 5) << "the backoff grew past --redis-backoff-max";
     EXPECT_EQ(readyz(), 503);
     EXPECT_TRUE(still_open(*alice));
 
