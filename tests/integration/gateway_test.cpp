@@ -495,9 +495,17 @@ TEST_F(GatewayWithMetricsListener, ServesMetricsOnlyOnItsOwnPort) {
     auto c = connect_user("alice");
     ASSERT_TRUE(c);
 
-    const auto scrape = http_get(mport, "/metrics");
+    // The gateway counts the connection once its 101 is written, a moment after the
+    // client has read it.
+    http_result scrape;
+    EXPECT_TRUE(wait_until(
+        [&] {
+            scrape = http_get(mport, "/metrics");
+            return scrape.body.find("\nwsgate_connections 1\n") != std::string::npos;
+        },
+        5s))
+        << scrape.body;
     EXPECT_EQ(scrape.status, 200);
-    EXPECT_NE(scrape.body.find("wsgate_connections 1"), std::string::npos) << scrape.body;
     EXPECT_EQ(http_get(mport, "/healthz").status, 200);
     EXPECT_EQ(http_get(mport, "/readyz").status, 200);
 
