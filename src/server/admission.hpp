@@ -18,6 +18,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "util/string_hash.hpp"
+
 namespace wsgate {
 
 /// The limits; 0 means unlimited for each.
@@ -184,12 +186,6 @@ private:
     };
     // Least recently seen first: the one to forget when the table is full.
     using bucket_list = std::list<bucket>;
-    struct string_hash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept {
-            return std::hash<std::string_view>{}(s);
-        }
-    };
 
     static admission_ticket try_acquire(std::atomic<std::int64_t>& count, std::uint64_t max);
     void release_user(user_ticket::entry* e) noexcept;
