@@ -461,8 +461,12 @@ asio::awaitable<error_code> subscriber::handshake() {
         append_command(out, {"SELECT", db});
         ++expected;
     }
+    // The connection's name is for operators (CLIENT LIST); an ACL user without
+    // +client|setname may still subscribe, so a refusal of this one command is not fatal.
+    const std::size_t setname_reply = expected;  // replies before it: AUTH, SELECT
     append_command(out, {"CLIENT", "SETNAME", opts_.client_name});
     ++expected;
+    std::size_t replies = 0;
     // Sentinel: the node named may have been demoted since (a stale answer during a
     // failover); subscribing on a replica would look healthy and miss whatever is published
     // on the real master, so ROLE must say "master". Its answer comes last.
@@ -513,6 +517,13 @@ asio::awaitable<error_code> subscriber::handshake() {
             }
             auto ev = classify(**r);
             if (!ev) co_return ev.error();
+            const bool setname = replies++ == setname_reply;
+            if (auto* e = std::get_if<error_event>(&*ev); e && setname &&
+                                                            e->text.starts_with("NOPERM")) {
+                log::debug("redis_setname_refused", {{"error", e->text}});
+                if (--expected == 0) break;
+                continue;
+            }
             if (auto* e = std::get_if<error_event>(&*ev)) {
                 // WRONGPASS, NOAUTH, ERR invalid DB index...: a configuration problem,
                 // reported once per outage like the link state.

@@ -471,6 +471,32 @@ TEST_F(Gateway, DropsAnInvalidUtf8PayloadAndCountsIt) {
     EXPECT_FALSE(alice->ended());
 }
 
+// The least a gateway needs of Redis in single mode (docs/operations.md, "Redis ACL"): an
+// ACL user that may subscribe to its channels and ping, and nothing else. CLIENT SETNAME,
+// which names the connection for operators, used to fail the handshake with NOPERM.
+class GatewayWithLeastPrivilegeRedisUser : public Gateway {
+protected:
+    void SetUp() override {
+        deadline_ = std::make_unique<hard_deadline>(test_limit());
+        redis_ = std::make_unique<redis_server>();
+        const auto r = redis_->command({"ACL", "SETUSER", "gw", "on", ">gw-pass", "resetchannels",
+                                        "&ws:*", "&ws@*", "-@all", "+subscribe", "+unsubscribe",
+                                        "+ping"});
+        ASSERT_EQ(r.str, "OK") << r;
+        publisher_ = std::make_unique<wsgate::publisher>(redis_->url(), 5s);  // default user
+        start_gateway(
+            {{"--redis-url", "redis://gw:gw-pass@127.0.0.1:" + std::to_string(redis_->port())}});
+    }
+};
+
+TEST_F(GatewayWithLeastPrivilegeRedisUser, SubscribesAndDelivers) {
+    auto alice = connect_user("alice");
+    ASSERT_TRUE(alice);
+    EXPECT_EQ(publish("alice", "least privilege"), 1);
+    EXPECT_EQ(alice->read_text(5s), std::optional<std::string>("least privilege"));
+    EXPECT_EQ(readyz(), 200);
+}
+
 // --metrics-listen: the operator endpoints on a port of their own, /metrics off --listen.
 class GatewayWithMetricsListener : public Gateway {
 protected:
