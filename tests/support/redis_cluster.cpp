@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <stdexcept>
+#include <string_view>
 
 #include "process.hpp"
 #include "redis/channel.hpp"
@@ -22,28 +23,43 @@ redis_cluster::redis_cluster(options opts) : opts_(opts) {
     std::vector<std::string> create = {"--cluster", "create"};
     if (tls) create = {"--tls", "--cacert", opts_.tls_ca_file, "--cluster", "create"};
     for (std::size_t i = 0; i < opts_.masters; ++i) {
-        const auto bus = std::to_string(free_port());
-        redis_server::options o;
-        o.startup_timeout = opts_.startup_timeout;
-        o.extra_args = {"--cluster-enabled",
-                        "yes",
-                        "--cluster-port",
-                        bus,
-                        "--cluster-config-file",
-                        dir_ + "/nodes-" + bus + ".conf",
-                        "--cluster-node-timeout",
-                        std::to_string(opts_.node_timeout.count()),
-                        "--dir",
-                        dir_};
-        if (tls) {
-            tls_ports_.push_back(free_port());
-            o.extra_args.insert(
-                o.extra_args.end(),
-                {"--tls-port", std::to_string(tls_ports_.back()), "--tls-cluster", "yes",
-                 "--tls-cert-file", opts_.tls_cert_file, "--tls-key-file", opts_.tls_key_file,
-                 "--tls-ca-cert-file", opts_.tls_ca_file, "--tls-auth-clients", "optional"});
+        // The bus (and TLS) ports are free when picked but may be taken before redis binds
+        // them, by another test starting at the same moment; redis_server retries only its
+        // own port, so pick these afresh and try again.
+        for (int attempt = 1;; ++attempt) {
+            const auto bus = std::to_string(free_port());
+            redis_server::options o;
+            o.startup_timeout = opts_.startup_timeout;
+            o.extra_args = {"--cluster-enabled",
+                            "yes",
+                            "--cluster-port",
+                            bus,
+                            "--cluster-config-file",
+                            dir_ + "/nodes-" + bus + ".conf",
+                            "--cluster-node-timeout",
+                            std::to_string(opts_.node_timeout.count()),
+                            "--dir",
+                            dir_};
+            std::uint16_t tls_port = 0;
+            if (tls) {
+                tls_port = free_port();
+                o.extra_args.insert(
+                    o.extra_args.end(),
+                    {"--tls-port", std::to_string(tls_port), "--tls-cluster", "yes",
+                     "--tls-cert-file", opts_.tls_cert_file, "--tls-key-file", opts_.tls_key_file,
+                     "--tls-ca-cert-file", opts_.tls_ca_file, "--tls-auth-clients", "optional"});
+            }
+            try {
+                nodes_.push_back(std::make_unique<redis_server>(o));
+            } catch (const std::runtime_error& e) {
+                const bool port_taken =
+                    std::string_view(e.what()).find("in use") != std::string_view::npos;
+                if (!port_taken || attempt == 5) throw;
+                continue;
+            }
+            if (tls) tls_ports_.push_back(tls_port);
+            break;
         }
-        nodes_.push_back(std::make_unique<redis_server>(o));
         create.push_back("127.0.0.1:" +
                          std::to_string(tls ? tls_ports_.back() : nodes_.back()->port()));
     }
