@@ -70,9 +70,9 @@ gateway::gateway(config cfg)
         try {
             // Without SO_REUSEPORT: a second gateway must not share, and so split, the
             // port a scraper reads.
-            metrics_acceptor.emplace(open_acceptor(
-                shards_.front()->context(), tcp::endpoint(net::ip::make_address(m.host), m.port),
-                false));
+            metrics_acceptor.emplace(
+                open_acceptor(shards_.front()->context(),
+                              tcp::endpoint(net::ip::make_address(m.host), m.port), false));
         } catch (const boost::system::system_error& e) {
             throw std::runtime_error("--metrics-listen: cannot listen on " + m.host + ":" +
                                      std::to_string(m.port) + ": " + e.code().message());

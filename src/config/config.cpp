@@ -29,11 +29,12 @@ struct bad_setting : std::invalid_argument {
 
 // A boolean flag's value: a bare --flag (the empty value) means true, like every other CLI.
 bool bool_flag(const std::string& flag, const std::string& text) {
-    if (text.empty() || text == "true" || text == "1" || text == "yes" || text == "on")
-        return true;
+    if (text.empty() || text == "true" || text == "1" || text == "yes" || text == "on") return true;
     if (text == "false" || text == "0" || text == "no" || text == "off") return false;
-    throw bad_setting(flag, "'" + text + "' is not a boolean (true, false, 1, 0, yes, no, on, "
-                            "off; a bare " + flag + " means true)");
+    throw bad_setting(flag, "'" + text +
+                                "' is not a boolean (true, false, 1, 0, yes, no, on, "
+                                "off; a bare " +
+                                flag + " means true)");
 }
 
 std::chrono::milliseconds duration_flag(const std::string& flag, const std::string& text,
@@ -510,9 +511,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
             count_flag("--client-budget-frames", client_budget_frames, 1'000'000);
         if (cfg.client_budget_frames == 0)
             throw bad_setting("--client-budget-frames", "must be between 1 and 1000000");
-        cfg.max_header_bytes =
-            static_cast<std::uint32_t>(bytes_flag("--max-header-bytes", max_header,
-                                                  auth::max_token_bytes + 2048, 1 << 20));
+        cfg.max_header_bytes = static_cast<std::uint32_t>(
+            bytes_flag("--max-header-bytes", max_header, auth::max_token_bytes + 2048, 1 << 20));
         cfg.subscribe_timeout = duration_flag("--subscribe-timeout", subscribe_timeout, false);
         cfg.redis_timeout = duration_flag("--redis-timeout", redis_timeout, false);
         cfg.redis_ping_interval = duration_flag("--redis-ping-interval", redis_ping, false);

@@ -29,7 +29,7 @@ enum class http_reject : std::uint8_t {
     rate_limited,             // 429: --ip-connect-rate exceeded
     origin,                   // 403: Origin not in --allowed-origins
     address_handshake_limit,  // 429: the address holds --max-handshakes-per-address
-    demo_forbidden,           // 403: a --demo endpoint refused the caller (address, proxy, host, key)
+    demo_forbidden,  // 403: a --demo endpoint refused the caller (address, proxy, host, key)
     count_
 };
 /// Why the gateway closed a WebSocket (auth failures are counted separately, by reason).

@@ -225,7 +225,7 @@ publisher::context_ptr publisher::open(const redis::redis_endpoint& ep) const {
 }
 
 long long publisher::publish_user_notification(std::string_view user_id, std::string_view payload,
-                                                std::string_view issuer) {
+                                               std::string_view issuer) {
     if (user_id.empty()) throw std::invalid_argument("empty user id");
     const std::string channel = channel_for_user(user_id, issuer);
     if (cluster_) return publish_cluster(channel, payload);

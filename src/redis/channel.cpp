@@ -10,8 +10,8 @@ std::string channel_for_user(std::string_view user_id, std::string_view issuer) 
     if (issuer.empty()) return channel_for_user(user_id);
     const auto unreserved = boost::urls::unreserved_chars;
     std::string channel;
-    channel.reserve(issuer_channel_prefix.size() +
-                    boost::urls::encoded_size(issuer, unreserved) + 1 + user_id.size());
+    channel.reserve(issuer_channel_prefix.size() + boost::urls::encoded_size(issuer, unreserved) +
+                    1 + user_id.size());
     channel.append(issuer_channel_prefix);
     channel.append(boost::urls::encode(issuer, unreserved));
     channel.push_back(':');

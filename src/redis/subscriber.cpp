@@ -518,8 +518,8 @@ asio::awaitable<error_code> subscriber::handshake() {
             auto ev = classify(**r);
             if (!ev) co_return ev.error();
             const bool setname = replies++ == setname_reply;
-            if (auto* e = std::get_if<error_event>(&*ev); e && setname &&
-                                                            e->text.starts_with("NOPERM")) {
+            if (auto* e = std::get_if<error_event>(&*ev);
+                e && setname && e->text.starts_with("NOPERM")) {
                 log::debug("redis_setname_refused", {{"error", e->text}});
                 if (--expected == 0) break;
                 continue;

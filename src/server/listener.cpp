@@ -11,8 +11,7 @@
 
 namespace wsgate {
 
-tcp::acceptor open_acceptor(net::io_context& ioc, const tcp::endpoint& endpoint,
-                            bool reuse_port) {
+tcp::acceptor open_acceptor(net::io_context& ioc, const tcp::endpoint& endpoint, bool reuse_port) {
     tcp::acceptor a(ioc);
     a.open(endpoint.protocol());
     a.set_option(net::socket_base::reuse_address(true));

@@ -18,8 +18,7 @@ tcp::acceptor open_acceptor(net::io_context& ioc, const tcp::endpoint& endpoint,
 /// (--metrics-listen).
 class listener : public std::enable_shared_from_this<listener> {
 public:
-    listener(tcp::acceptor acceptor, server_context& ctx,
-             listener_role role = listener_role::main);
+    listener(tcp::acceptor acceptor, server_context& ctx, listener_role role = listener_role::main);
     void run();
     /// Stops accepting; the pending accept completes with operation_aborted.
     void stop();

@@ -78,10 +78,10 @@ private:
     websocket::stream<gated_socket> ws_;
     server_context& ctx_;
     std::unique_ptr<request> req_;  // held only until the upgrade is accepted
-    std::string channel_;  // the user's channel: names user and issuer (redis/channel.hpp)
-    handshake_ticket handshake_;  // until the upgrade completes
-    admission_ticket slot_;       // --max-connections
-    user_ticket user_slot_;       // --max-connections-per-user
+    std::string channel_;           // the user's channel: names user and issuer (redis/channel.hpp)
+    handshake_ticket handshake_;    // until the upgrade completes
+    admission_ticket slot_;         // --max-connections
+    user_ticket user_slot_;         // --max-connections-per-user
     // exp + leeway; max() when the token has no exp or expiry is not enforced.
     std::chrono::system_clock::time_point expires_at_ =
         std::chrono::system_clock::time_point::max();
