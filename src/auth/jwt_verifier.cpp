@@ -354,10 +354,8 @@ void jwt_verifier::impl::build_key_sets(loaded_keys keys,
     if (any_issuer) any_issuer->index(allowed);
     // The primary issuer: the one named, or else the only one (check_issuers refuses
     // several issuers with none named).
-    const std::optional<std::string> primary = issuer ? issuer
-                                               : by_issuer.size() == 1
-                                                   ? std::optional(by_issuer.begin()->first)
-                                                   : std::nullopt;
+    std::optional<std::string> primary = issuer;
+    if (!primary && by_issuer.size() == 1) primary = by_issuer.begin()->first;
     for (auto& [name, set] : by_issuer) {
         set->index(allowed);
         if (name != primary) set->namespace_issuer = name;

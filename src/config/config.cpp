@@ -31,10 +31,8 @@ struct bad_setting : std::invalid_argument {
 bool bool_flag(const std::string& flag, const std::string& text) {
     if (text.empty() || text == "true" || text == "1" || text == "yes" || text == "on") return true;
     if (text == "false" || text == "0" || text == "no" || text == "off") return false;
-    throw bad_setting(flag, "'" + text +
-                                "' is not a boolean (true, false, 1, 0, yes, no, on, "
-                                "off; a bare " +
-                                flag + " means true)");
+    const std::string accepted = "true, false, 1, 0, yes, no, on, off; a bare " + flag;
+    throw bad_setting(flag, "'" + text + "' is not a boolean (" + accepted + " means true)");
 }
 
 std::chrono::milliseconds duration_flag(const std::string& flag, const std::string& text,
@@ -377,19 +375,17 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     opt("--allowed-origins", allowed_origins,
         "comma-separated Origin values allowed to connect: https://app.example.com, "
         "https://*.example.com or * (empty = any)");
-    // Booleans take an optional value: --flag, --flag=false, --flag true.
-    opt("--close-on-token-expiry", close_on_token_expiry,
-        "close with 1008 when the token's exp + leeway passes: true or false")
-        ->expected(0)  // flag-like: a bare flag reads "true", not the default
-        ->expected(0, 1)
-        ->capture_default_str();
-    opt("--demo", demo,
-        "serve the demo page at / and its token and publish endpoints to loopback clients "
-        "holding the access key logged at start: true or false (needs a loopback --listen; "
-        "not for production)")
-        ->expected(0)  // flag-like: a bare flag reads "true", not the default
-        ->expected(0, 1)
-        ->capture_default_str();
+    // Booleans take an optional value: --flag, --flag=false, --flag true. expected(0) first
+    // makes the option flag-like, so that a bare flag reads "true" rather than the default.
+    auto bool_opt = [&](const char* name, std::string& var, const char* help) {
+        return opt(name, var, help)->expected(0)->expected(0, 1)->capture_default_str();
+    };
+    bool_opt("--close-on-token-expiry", close_on_token_expiry,
+             "close with 1008 when the token's exp + leeway passes: true or false");
+    bool_opt("--demo", demo,
+             "serve the demo page at / and its token and publish endpoints to loopback clients "
+             "holding the access key logged at start: true or false (needs a loopback --listen; "
+             "not for production)");
     opt("--invalid-utf8", invalid_utf8, "payloads that are not UTF-8: drop (counted) or binary")
         ->capture_default_str();
     opt("--log-format", log_format, "text or json")->capture_default_str();
